@@ -1,0 +1,74 @@
+"""Link availability: every fetched target that failed, weighed by where it was linked.
+
+The rules count broken links on a homepage separately from those on other
+pages (commonly -1 vs -0.1 points), so the code says which: `link.broken_homepage`
+or `link.broken`.  Rate limits and bot walls are not breakage; refused and
+skipped targets are reported as not checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sitecheck.config.schema import Setting
+from sitecheck.model import Finding, Reason, Severity, Target, TargetKind
+
+from .base import Check, Output, RunView
+
+_THROTTLED = {Reason.RATE_LIMITED: "link.rate_limited", Reason.BLOCKED: "link.blocked"}
+_NOT_CHECKED = {Reason.PRIVATE_ADDRESS, Reason.ROBOTS, Reason.TRAP}
+
+_KIND_ZH = {TargetKind.PAGE: "页面", TargetKind.IMAGE: "图片", TargetKind.ATTACHMENT: "附件",
+            TargetKind.EXTERNAL: "外部链接", TargetKind.RESOURCE: "资源"}
+
+
+class LinksCheck(Check):
+    name = "links"
+    description = "Broken links, images, attachments and external links; homepage links counted apart."
+    codes = {
+        "site.homepage_down": "a configured homepage could not be fetched",
+        "link.broken_homepage": "a link on a homepage is broken (reason in details)",
+        "link.broken": "a link on another page is broken (reason in details)",
+        "link.rate_limited": "the server answered 429: not counted as broken",
+        "link.blocked": "a bot wall answered 403: not counted as broken",
+        "link.not_checked": "not requested: private address, robots.txt or a trap defence",
+    }
+    options = {
+        "external": Setting("bool", "Report broken links to hosts outside the site.", True),
+        "external_severity": Setting("str", "Severity of broken external links.", "warning",
+                                     choices=("info", "warning", "error")),
+        "report_not_checked": Setting("bool", "Report links that were not requested (private address, "
+                                      "robots, trap) as info findings.", True),
+    }
+
+    def on_finish(self, run: RunView) -> Iterable[Output]:
+        homepages = {h.url for h in self.site.hosts}
+        for target in run.targets(failed_only=True):
+            yield from self._judge(target, target.url in homepages)
+
+    def _judge(self, t: Target, is_homepage: bool) -> Iterable[Finding]:
+        details = {"reason": t.reason.value, "status": t.status, "kind": t.kind.value,
+                   "internal": t.internal, "error": t.error, "latency_s": t.latency_s,
+                   "redirects": t.redirects, "on_homepage": t.on_homepage}
+        if is_homepage and t.reason.is_failure:
+            yield Finding("site.homepage_down", Severity.CRITICAL, t.url,
+                          f"首页无法访问 ({t.reason.value})", self.name, t.host_key, details=details)
+            return
+        if t.reason in _THROTTLED:
+            yield Finding(_THROTTLED[t.reason], Severity.WARNING, t.url,
+                          f"服务器限流或拦截 ({t.status})", self.name, t.host_key, details=details)
+            return
+        if t.reason in _NOT_CHECKED:
+            if self.opts["report_not_checked"]:
+                yield Finding("link.not_checked", Severity.INFO, t.url, f"未检查: {t.reason.value}",
+                              self.name, t.host_key, details=details)
+            return
+        if not t.reason.is_failure:
+            return
+        if not t.internal and not self.opts["external"]:
+            return
+        severity = Severity.ERROR if t.internal else Severity.parse(self.opts["external_severity"])
+        code = "link.broken_homepage" if t.on_homepage else "link.broken"
+        where = "首页" if t.on_homepage else "页面"
+        yield Finding(code, severity, t.url, f"{where}{_KIND_ZH[t.kind]}链接不可用 ({t.reason.value})",
+                      self.name, t.host_key, details=details)

@@ -1,0 +1,42 @@
+"""Which checks exist: built-ins in a literal table, third-party ones by entry point.
+
+Built-ins are registered exactly like plugins (a dotted path per name) and
+imported lazily, so a broken optional check cannot stop the others loading.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+from .base import Check
+
+ENTRY_POINT_GROUP = "sitecheck.checks"
+
+BUILTIN_CHECKS: dict[str, str] = {
+    "links": "sitecheck.checks.links:LinksCheck",
+    "slow_pages": "sitecheck.checks.slow_pages:SlowPagesCheck",
+}
+
+
+class UnknownCheck(KeyError):
+    pass
+
+
+def available() -> dict[str, str]:
+    """name -> 'module:Class' for every check that can be enabled."""
+    table = dict(BUILTIN_CHECKS)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        table.setdefault(ep.name, ep.value)
+    return table
+
+
+def load(name: str) -> type[Check]:
+    table = available()
+    if name not in table:
+        raise UnknownCheck(name)
+    module, _, attr = table[name].partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    if not (isinstance(cls, type) and issubclass(cls, Check)):
+        raise TypeError(f"{table[name]} is not a Check subclass")
+    return cls

@@ -1,0 +1,228 @@
+"""The site file: what a site is, how to crawl it, which checks to run.
+
+`SITE_FILE` is the one table of settings; `load_site()` validates a YAML file
+against it (strictly: unknown keys are errors), applies cross-field rules and
+returns a `SiteConfig`.  `docs/config.md` and `schemas/site.schema.json` are
+generated from the same table (`sitecheck config-docs`), and a test keeps them
+in step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from .govschema import HOST_GOV_FIELDS
+from .schema import REQUIRED, Setting, table
+from .validate import ConfigError, Validator, compose
+
+SITE_KEY_PATTERN = r"[a-z][a-z0-9_-]{0,31}"
+
+HOST = table("One host of the site: the portal or a sub-site. Every configured host is crawled.", {
+    "key": Setting("str", "Short name of the host, used in findings, metrics labels and reports.",
+                   REQUIRED, pattern=SITE_KEY_PATTERN, example="portal"),
+    "name": Setting("str", "Display name (Chinese), e.g. 门户网站 or 轻工网.", REQUIRED),
+    "url": Setting("url", "Homepage URL. The crawl starts here; its host name scopes the crawl.", REQUIRED),
+    "aliases": Setting("list", "Other host names (with port if not default) that serve the same sub-site.",
+                       [], item=Setting("str", "host[:port]")),
+    **HOST_GOV_FIELDS,
+})
+
+CRAWL = table("How the crawl behaves: politeness, limits and trap defences.", {
+    "max_pages": Setting("int", "Stop following new pages after this many pages (per run, all hosts).",
+                         20000, min=1),
+    "max_depth": Setting("int", "Links further than this many clicks from a homepage are not followed.",
+                         10, min=0, max=100),
+    "concurrency_per_host": Setting("int", "Requests in flight at once to one host.", 4, min=1, max=64),
+    "concurrency": Setting("int", "Requests in flight at once in total.", 32, min=1, max=512),
+    "delay_seconds": Setting("float", "Pause between requests to one host (politeness).", 0.0, min=0, max=60),
+    "timeout_seconds": Setting("float", "Whole-response deadline per request; the rules use 15 s.", 15.0,
+                               min=0.1, max=300),
+    "retries": Setting("int", "Retries for connection failures and 502/503/504 (timeouts are not retried, "
+                       "so a dead link never becomes a slow success).", 1, min=0, max=5),
+    "robots": Setting("str", "robots.txt policy for crawled hosts.", "obey", choices=("obey", "ignore")),
+    "user_agent": Setting("str", "User-Agent header sent with every request.",
+                          "sitecheck/0.1 (+government website health monitor)"),
+    "max_page_bytes": Setting("int", "Largest HTML page read (bytes, after decompression); larger pages "
+                              "are reported too_large and not parsed.", 10 * 1024 * 1024, min=1024),
+    "max_url_length": Setting("int", "Longer URLs are dropped as traps.", 512, min=64),
+    "max_pages_per_pattern": Setting("int", "Most pages crawled per URL shape (digits folded), which "
+                                     "bounds calendars and endless archives.", 500, min=1),
+    "max_repeated_segments": Setting("int", "Paths that repeat one segment more often than this are traps.",
+                                     2, min=1),
+    "session_params": Setting("list", "Query parameters stripped from URLs before de-duplication "
+                              "(session ids make every URL new).",
+                              ["jsessionid", "phpsessid", "sid", "sessionid", "session_id", "token"],
+                              item=Setting("str", "parameter name (case-insensitive)")),
+    "exclude": Setting("list", "Regular expressions; matching URLs are neither crawled nor checked.", [],
+                       item=Setting("regex", "pattern searched in the URL")),
+    "check_external": Setting("bool", "Check links to hosts outside the site (without crawling them).", True),
+    "allow_networks": Setting("list", "Address ranges that links to hosts outside the site may resolve to. "
+                              "Loopback, private, link-local and metadata addresses are refused by default; "
+                              "list a range here to allow it (intranet deployments, the demo site).",
+                              [], item=Setting("cidr", "IP network, e.g. 10.20.0.0/16")),
+    "follow_pagination": Setting("bool", "Follow JavaScript pagination (createPageHTML and variants).", True),
+})
+
+AUTH = Setting("list", "Credentials for hosts of this site. Values are read from the environment or a "
+               "file at run time, never written to the store, exports or logs.", [], item=table(
+                   "One credential set.", {
+                       "hosts": Setting("list", "Host keys the credentials are sent to (only these).", REQUIRED,
+                                        item=Setting("str", "host key")),
+                       "basic_user_env": Setting("str", "Environment variable holding the basic-auth user.", ""),
+                       "basic_password_env": Setting("str", "Environment variable holding the basic-auth "
+                                                     "password.", ""),
+                       "headers_file": Setting("str", "File of 'Name: value' header lines (e.g. Cookie).", ""),
+                   }))
+
+SITE_FILE = table("A site file: one government site, its sub-sites, and how to check them.", {
+    "site": Setting("str", "Site key, used by --site and as the metrics label.", REQUIRED,
+                    pattern=SITE_KEY_PATTERN, example="gxt"),
+    "name": Setting("str", "Display name of the department or site (Chinese).", REQUIRED),
+    "hosts": Setting("list", "The portal first, then its sub-sites.", REQUIRED, item=HOST, min=1),
+    "crawl": CRAWL,
+    "auth": AUTH,
+    "rules": Setting("str", "Indicator rule set (file name under config/indicators without .yaml, or a path).",
+                     "gov-2019"),
+    "checks": Setting("map", "Checks to run, by name, each with its own options block (may be empty: {}). "
+                      "Omit the key to run every built-in check with defaults.", None,
+                      item=Setting("any", "options of that check")),
+    "silence": Setting("list", "Finding codes not to report for this site (e.g. link.external).", [],
+                       item=Setting("str", "finding code")),
+})
+
+
+@dataclass
+class HostConfig:
+    key: str
+    name: str
+    url: str
+    aliases: list[str] = field(default_factory=list)
+    gov: dict[str, Any] = field(default_factory=dict)  # columns, boards, entries, marks ... (govschema)
+
+    @property
+    def netloc(self) -> str:
+        return urlsplit(self.url).netloc.lower()
+
+    @property
+    def netlocs(self) -> list[str]:
+        return [self.netloc, *(a.lower() for a in self.aliases)]
+
+
+@dataclass
+class SiteConfig:
+    key: str
+    name: str
+    hosts: list[HostConfig]
+    crawl: dict[str, Any]
+    auth: list[dict[str, Any]]
+    rules: str
+    checks: dict[str, dict[str, Any]]  # name -> validated options
+    silence: list[str]
+    path: Path | None = None
+    digest: str = ""
+
+    def host_for(self, netloc: str) -> HostConfig | None:
+        netloc = netloc.lower()
+        for host in self.hosts:
+            if netloc in host.netlocs:
+                return host
+        return None
+
+    @property
+    def portal(self) -> HostConfig:
+        return self.hosts[0]
+
+
+def load_site(path: str | Path) -> SiteConfig:
+    """Load and validate one site file; raises ConfigError with file, line and key."""
+    path = Path(path)
+    node = compose(path)
+    if node is None:
+        raise ConfigError(path, None, "", "the file is empty", "start with 'site: <key>' and 'hosts:'")
+    v = Validator(path)
+    data = v.table(node, SITE_FILE, "")
+    checks = _validate_checks(v, node, data.get("checks"))
+    hosts = [HostConfig(key=h["key"], name=h["name"], url=h["url"], aliases=h["aliases"],
+                        gov={k: h[k] for k in HOST_GOV_FIELDS}) for h in data["hosts"]]
+    site = SiteConfig(key=data["site"], name=data["name"], hosts=hosts, crawl=data["crawl"], auth=data["auth"],
+                      rules=data["rules"], checks=checks, silence=data["silence"], path=path,
+                      digest=hashlib.sha256(path.read_bytes()).hexdigest()[:16])
+    _cross_checks(v, node, site)
+    return site
+
+
+def _find(node: yaml.Node, *keys: str | int) -> yaml.Node | None:
+    """The node at a key path, for pointing errors at the right line."""
+    for key in keys:
+        if isinstance(key, int) and isinstance(node, yaml.SequenceNode) and key < len(node.value):
+            node = node.value[key]
+        elif isinstance(node, yaml.MappingNode):
+            for k, val in node.value:
+                if k.value == key:
+                    node = val
+                    break
+            else:
+                return node
+        else:
+            return node
+    return node
+
+
+def _validate_checks(v: Validator, root: yaml.Node, given: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    from sitecheck.checks import registry
+
+    table_ = registry.available()
+    names = list(given) if given is not None else list(registry.BUILTIN_CHECKS)
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        if name not in table_:
+            raise v.error(_find(root, "checks", name), f"checks.{name}", "unknown check",
+                          "valid checks: " + ", ".join(sorted(table_)))
+        cls = registry.load(name)
+        opts_node = _find(root, "checks", name) if given is not None else None
+        if given is not None and given[name] is None:
+            opts_node = None
+        out[name] = v.table(opts_node, table(cls.description, cls.options), f"checks.{name}")
+    return out
+
+
+def _cross_checks(v: Validator, root: yaml.Node, site: SiteConfig) -> None:
+    seen_keys: dict[str, int] = {}
+    seen_netlocs: dict[str, str] = {}
+    for i, host in enumerate(site.hosts):
+        if host.key in seen_keys:
+            raise v.error(_find(root, "hosts", i, "key"), f"hosts[{i}].key",
+                          f"duplicate host key {host.key!r}", "each host needs its own key")
+        seen_keys[host.key] = i
+        for netloc in host.netlocs:
+            if netloc in seen_netlocs:
+                raise v.error(_find(root, "hosts", i, "url"), f"hosts[{i}].url",
+                              f"host {netloc} is already covered by host {seen_netlocs[netloc]!r}",
+                              "hosts must not overlap; use aliases for a second name of one host")
+            seen_netlocs[netloc] = host.key
+    for i, cred in enumerate(site.auth):
+        for hk in cred["hosts"]:
+            if hk not in seen_keys:
+                raise v.error(_find(root, "auth", i, "hosts"), f"auth[{i}].hosts",
+                              f"unknown host key {hk!r}", "valid host keys: " + ", ".join(seen_keys))
+    for net in site.crawl["allow_networks"]:
+        ipaddress.ip_network(net, strict=False)  # already validated; normalises
+    from .govschema import cross_check_gov
+
+    cross_check_gov(v, root, site, _find)
+
+
+def find_site_file(site_key: str, config_dir: Path) -> Path:
+    path = config_dir / "sites" / f"{site_key}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in (config_dir / "sites").glob("*.yaml"))
+        raise ConfigError(path, None, "", f"no site file for site {site_key!r}",
+                          "known sites: " + (", ".join(known) or "none") + "; or pass --config PATH")
+    return path
