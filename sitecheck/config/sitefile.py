@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from sitecheck.crawler.classify import DEFAULT_SOFT404_PATTERNS
+
 from .govschema import HOST_GOV_FIELDS
 from .schema import REQUIRED, Setting, table
 from .validate import ConfigError, Validator, compose
@@ -68,6 +70,11 @@ CRAWL = table("How the crawl behaves: politeness, limits and trap defences.", {
                               "list a range here to allow it (intranet deployments, the demo site).",
                               [], item=Setting("cidr", "IP network, e.g. 10.20.0.0/16")),
     "follow_pagination": Setting("bool", "Follow JavaScript pagination (createPageHTML and variants).", True),
+    "soft404_patterns": Setting("list", "Regular expressions that mark a 200 page as a soft-404 when found in its "
+                                "title, a heading, or a short body.", list(DEFAULT_SOFT404_PATTERNS),
+                                item=Setting("regex", "pattern")),
+    "progress": Setting("str", "Progress display: auto (live line on a terminal, log lines otherwise), "
+                        "live, log or off.", "auto", choices=("auto", "live", "log", "off")),
 })
 
 AUTH = Setting("list", "Credentials for hosts of this site. Values are read from the environment or a "

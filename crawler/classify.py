@@ -1,0 +1,82 @@
+"""Turn an HTTP status or a download failure into one Reason: "broken" alone is never enough."""
+
+from __future__ import annotations
+
+import re
+
+from sitecheck.model import Reason
+
+_BOT_WALL_HEADERS = (b"cf-mitigated", b"x-waf", b"x-ws-request-id")
+_BOT_WALL_TEXT = re.compile(r"访问被拦截|安全拦截|WAF|防火墙|访问受限|captcha|验证码", re.I)
+
+DEFAULT_SOFT404_PATTERNS = (
+    r"页面不存在", r"页面未找到", r"找不到(您|你)?(要)?访问的页面", r"您访问的页面不存在", r"该页面已删除",
+    r"信息不存在", r"\b404\b.{0,20}(not\s*found|错误|页面)", r"page\s+not\s+found",
+)
+
+
+def reason_for_status(status: int, headers: dict[bytes, list[bytes]] | None = None, body_head: str = "") -> Reason:
+    if status < 400:
+        return Reason.OK
+    if status in (404, 410):
+        return Reason.NOT_FOUND
+    if status == 429:
+        return Reason.RATE_LIMITED
+    if status == 403 and _looks_like_bot_wall(headers or {}, body_head):
+        return Reason.BLOCKED
+    if status >= 500:
+        return Reason.SERVER_ERROR
+    return Reason.HTTP_STATUS
+
+
+def _looks_like_bot_wall(headers: dict[bytes, list[bytes]], body_head: str) -> bool:
+    names = {k.lower() for k in headers}
+    if any(h in names for h in _BOT_WALL_HEADERS):
+        return True
+    server = b" ".join(headers.get(b"Server", []) + headers.get(b"server", [])).lower()
+    if b"waf" in server or b"cloudflare" in server:
+        return True
+    return bool(_BOT_WALL_TEXT.search(body_head[:4000]))
+
+
+def reason_for_failure(failure_or_exc) -> tuple[Reason, str]:
+    """(reason, error class name) for a Twisted failure or exception raised while downloading."""
+    exc = getattr(failure_or_exc, "value", failure_or_exc)
+    name = type(exc).__name__
+    text = f"{name}: {exc}"
+    # ResponseNeverReceived / ResponseFailed wrap a list of the real failures.
+    inner = getattr(exc, "reasons", None)
+    if inner:
+        names = " ".join(f"{type(getattr(r, 'value', r)).__name__}: {getattr(r, 'value', r)}" for r in inner)
+        text = f"{name}: {names}"
+    low = text.lower()
+    if "refused" in low:
+        return Reason.REFUSED, text
+    if "dnslookup" in low or "no address associated" in low or "name or service not known" in low:
+        return Reason.DNS, text
+    if "ssl" in low or "tls" in low or "certificate" in low:
+        return Reason.TLS, text
+    if "timeout" in low or "timed out" in low or "took longer than" in low:
+        return Reason.TIMEOUT, text
+    if "maxsize" in low or "max size" in low or "larger than" in low or "exceeds" in low:
+        return Reason.TOO_LARGE, text
+    if "ignorerequest" in low and "robots" in low:
+        return Reason.ROBOTS, text
+    if any(w in low for w in ("connectionlost", "connectiondone", "reset", "responsefailed",
+                              "responseneverreceived", "connection was closed", "potentialdataloss")):
+        return Reason.RESET, text
+    return Reason.ERROR, text
+
+
+def soft404_matcher(patterns: tuple[str, ...] | list[str]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.I)
+
+
+def is_soft404(matcher: re.Pattern[str], title: str, visible_text: str) -> bool:
+    """A 200 page that says it does not exist: the title says so, or a short body does.
+
+    Long pages are not judged by their body: a news article may well quote "页面不存在".
+    """
+    if matcher.search(title or ""):
+        return True
+    return len(visible_text) < 1500 and bool(matcher.search(visible_text))

@@ -1,0 +1,46 @@
+"""Downloader middleware: never request a private, loopback or metadata address for an untrusted link.
+
+Configured hosts are trusted (the operator named them); every other URL, and
+every redirect hop (hops are new requests here), is resolved and checked
+against `sitecheck.netguard.AddressPolicy` before Scrapy connects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import IgnoreRequest
+
+from sitecheck import netguard
+
+
+class AddressRefused(IgnoreRequest):
+    """Not requested: the address is not allowed for links outside the site."""
+
+
+class AddressGuardMiddleware:
+    def __init__(self, trusted_netlocs: set[str], policy: "netguard.AddressPolicy", resolver):
+        self.trusted = trusted_netlocs
+        self.policy = policy
+        self.resolve = resolver
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        site = crawler.spider.site
+        trusted = {n for h in site.hosts for n in h.netlocs}
+        policy = netguard.AddressPolicy(site.crawl["allow_networks"])
+        return cls(trusted, policy, netguard.CachingResolver())
+
+    async def process_request(self, request, spider=None):
+        netloc = urlsplit(request.url).netloc.lower()
+        if netloc in self.trusted:
+            return None
+        try:
+            refusal = await asyncio.get_running_loop().run_in_executor(
+                None, netguard.check_url, request.url, self.policy, self.resolve)
+        except netguard.ResolutionError:
+            raise  # reported as a DNS failure by the spider
+        if refusal:
+            raise AddressRefused(f"not checked: {refusal}")
+        return None

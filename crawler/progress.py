@@ -1,0 +1,67 @@
+"""Progress display: a live line on a terminal, periodic log lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from scrapy import signals
+from twisted.internet import task
+
+log = logging.getLogger("sitecheck.progress")
+
+
+class Progress:
+    def __init__(self, crawler, mode: str, stream=None):
+        self.crawler = crawler
+        self.stream = stream or sys.stderr
+        if mode == "auto":
+            mode = "live" if self.stream.isatty() else "log"
+        self.mode = mode
+        self.interval = 1.0 if mode == "live" else 10.0
+        self.loop: task.LoopingCall | None = None
+        self.started = time.monotonic()
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        mode = crawler.settings.get("SITECHECK_PROGRESS", "auto")
+        ext = cls(crawler, mode)
+        crawler.signals.connect(ext.opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.closed, signal=signals.spider_closed)
+        return ext
+
+    def opened(self, spider):
+        if self.mode == "off":
+            return
+        self.loop = task.LoopingCall(self.tick)
+        self.loop.start(self.interval, now=False)
+
+    def closed(self, spider, reason):
+        if self.loop and self.loop.running:
+            self.loop.stop()
+        if self.mode == "live":
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def snapshot(self) -> dict:
+        recorder = self.crawler.spider.recorder
+        engine = self.crawler.engine
+        queued = 0
+        try:
+            queued = len(engine._slot.scheduler) + len(engine.downloader.active)
+        except Exception:  # noqa: BLE001 - engine internals differ between Scrapy versions
+            pass
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        return {"pages": recorder.pages, "targets": recorder.targets, "queue": queued,
+                "findings": recorder.finding_count, "rate": recorder.targets / elapsed, "elapsed": elapsed}
+
+    def tick(self):
+        s = self.snapshot()
+        line = (f"pages {s['pages']:>6}  checked {s['targets']:>6}  queue {s['queue']:>5}  "
+                f"findings {s['findings']:>4}  {s['rate']:6.1f} URL/s  {s['elapsed']:5.0f}s")
+        if self.mode == "live":
+            self.stream.write("\r" + line)
+            self.stream.flush()
+        else:
+            log.info("progress: %s", line)

@@ -1,0 +1,104 @@
+"""Run one crawl of one site in this process: Scrapy settings from the site file, then record.
+
+Scrapy's reactor cannot restart within a process, so each crawl (and each test
+crawl) runs in a process of its own; `sitecheck run` is that process.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from scrapy.crawler import CrawlerProcess
+
+from sitecheck.config import SiteConfig
+from sitecheck.recorder import RunRecorder, RunSummary, utc_clock
+from sitecheck.store import Store
+
+from .spider import SiteSpider
+
+# Retry connection-level failures only: a timeout is not retried, so a dead link
+# costs one timeout and never turns into a slow success.
+RETRY_EXCEPTIONS = [
+    "twisted.internet.error.ConnectionRefusedError",
+    "twisted.internet.error.ConnectionDone",
+    "twisted.internet.error.ConnectionLost",
+    "twisted.internet.error.ConnectError",
+    "twisted.web._newclient.ResponseFailed",
+]
+
+
+def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
+    """Scrapy settings from the site file (plain values only: Scrapy deep-copies settings)."""
+    c = site.crawl
+    return {
+        "BOT_NAME": "sitecheck",
+        "USER_AGENT": c["user_agent"],
+        "ROBOTSTXT_OBEY": c["robots"] == "obey",
+        "CONCURRENT_REQUESTS": c["concurrency"],
+        "CONCURRENT_REQUESTS_PER_DOMAIN": c["concurrency_per_host"],
+        "DOWNLOAD_DELAY": c["delay_seconds"],
+        "DOWNLOAD_TIMEOUT": c["timeout_seconds"],
+        "DOWNLOAD_MAXSIZE": c["max_page_bytes"],
+        "DOWNLOAD_WARNSIZE": 0,
+        "RETRY_ENABLED": c["retries"] > 0,
+        "RETRY_TIMES": c["retries"],
+        "RETRY_HTTP_CODES": [502, 503, 504],
+        "RETRY_EXCEPTIONS": RETRY_EXCEPTIONS,
+        "REDIRECT_ENABLED": False,  # the spider follows redirects itself (guard on every hop)
+        "METAREFRESH_ENABLED": False,
+        "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",  # the spider de-duplicates
+        "DEPTH_PRIORITY": 1,  # breadth first: homepage links are judged early
+        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
+        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+        "TELNETCONSOLE_ENABLED": False,
+        "LOGSTATS_INTERVAL": 0,
+        "LOG_LEVEL": log_level,
+        "COOKIES_ENABLED": True,
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "DOWNLOADER_MIDDLEWARES": {
+            "sitecheck.crawler.guard.AddressGuardMiddleware": 50,
+        },
+        "SPIDER_MIDDLEWARES": {
+            "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+            "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+        },
+        "EXTENSIONS": {
+            "sitecheck.crawler.progress.Progress": 500,
+            "scrapy.extensions.telnet.TelnetConsole": None,
+        },
+        "ITEM_PIPELINES": {"sitecheck.crawler.pipeline.ResultPipeline": 100},
+        "SITECHECK_PROGRESS": c["progress"],
+    }
+
+
+def run_crawl(site: SiteConfig, store: Store, *, clock=utc_clock, log_level: str = "WARNING",
+              progress: str | None = None) -> RunSummary:
+    """Crawl `site` once, record everything in `store`, return the summary."""
+    recorder = RunRecorder(store, site, clock=clock)
+    settings = scrapy_settings(site, log_level)
+    if progress:
+        settings["SITECHECK_PROGRESS"] = progress
+    process = CrawlerProcess(settings, install_root_handler=False)  # cli.py configures logging
+    logging.getLogger("scrapy").setLevel(max(logging.WARNING, logging.getLevelName(log_level)))
+    crawler = process.create_crawler(SiteSpider)
+    outcome: dict[str, str] = {}
+
+    def closed(spider, reason):
+        outcome["reason"] = reason
+
+    from scrapy import signals
+
+    crawler.signals.connect(closed, signal=signals.spider_closed)
+    process.crawl(crawler, site=site, recorder=recorder)
+    process.start()
+    reason = outcome.get("reason", "unknown")
+    status = "complete" if reason == "finished" else "incomplete"
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    keep = {k: v for k, v in stats.items()
+            if isinstance(v, (int, float, str)) and k.startswith(("downloader/response_count",
+                                                                   "downloader/request_count",
+                                                                   "downloader/response_bytes",
+                                                                   "retry/count", "elapsed"))}
+    return recorder.finish(status, error="" if status == "complete" else f"crawl ended: {reason}",
+                           stats=keep)

@@ -1,0 +1,290 @@
+"""The site spider: crawls every configured host, checks every link target once.
+
+One request per distinct URL (our own seen-set replaces Scrapy's dupefilter,
+since a link is normalised before it is requested).  Pages on configured hosts
+are fetched whole, parsed and followed; everything else (images, attachments,
+external pages) is checked with HEAD, falling back to a GET that stops at the
+headers, so a 200 MiB attachment costs a few kilobytes.  Redirects are followed
+here rather than by Scrapy's middleware so every hop passes the network guard
+and the chain is recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import urljoin, urlsplit
+
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import StopDownload
+
+from sitecheck.config import SiteConfig
+from sitecheck.model import Element, Link, Page, Reason, Target, TargetKind
+
+from .classify import is_soft404, reason_for_failure, reason_for_status, soft404_matcher
+from .extract import extract_links
+from .guard import AddressRefused
+from .pagination import pagination_urls
+from .urls import TrapGuard, kind_of, normalize
+
+MAX_REDIRECTS = 10
+HEAD_FALLBACK_STATUSES = frozenset({400, 403, 405, 406, 409, 500, 501, 502})
+_HTML_TYPES = ("text/html", "application/xhtml", "text/plain")
+
+
+@dataclass(slots=True)
+class Fetch:
+    """What the spider knows about one fetch in flight (carried in request.meta["sc"])."""
+
+    url: str  # the normalised URL the chain started from
+    kind: TargetKind
+    host_key: str | None
+    depth: int = 0
+    is_homepage: bool = False
+    headers_only: bool = False
+    chain: list[str] = field(default_factory=list)  # URLs redirected from, in order
+    claimed: list[str] = field(default_factory=list)  # hop URLs this chain marked as seen
+    not_html: bool = False
+    started: float = 0.0
+
+
+@dataclass(slots=True)
+class PageResult:
+    """The item the spider yields for each finished fetch; the pipeline records it."""
+
+    target: Target
+    extra: dict
+    page: Page | None = None
+    links: list[tuple[str, str, str, str, int]] = field(default_factory=list)  # to, from, text, element, home
+
+
+class SiteSpider(scrapy.Spider):
+    name = "sitecheck"
+    custom_settings: dict = {}
+
+    def __init__(self, site: SiteConfig, recorder=None, **kwargs):
+        super().__init__(**kwargs)
+        self.site = site
+        self.recorder = recorder  # sitecheck.recorder.RunRecorder: where results go
+        crawl = site.crawl
+        self.crawl_opts = crawl
+        self.session_params = frozenset(p.lower() for p in crawl["session_params"])
+        self.trap = TrapGuard(crawl["max_pages_per_pattern"], crawl["max_url_length"],
+                              crawl["max_repeated_segments"])
+        import re
+
+        self.exclude = [re.compile(p) for p in crawl["exclude"]]
+        self.soft404 = soft404_matcher(crawl["soft404_patterns"])
+        self.seen: set[str] = set()
+        self.pages_scheduled = 0
+        self.homepages = {normalize(h.url, self.session_params): h.key for h in site.hosts}
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._headers_received, signal=signals.headers_received)
+        return spider
+
+    # --- requests -------------------------------------------------------------------
+
+    async def start(self):
+        for url, host_key in self.homepages.items():
+            self.seen.add(url)
+            self.pages_scheduled += 1
+            yield self._request(Fetch(url, TargetKind.PAGE, host_key, 0, True), url, priority=100)
+
+    def _request(self, fetch: Fetch, url: str, method: str | None = None, priority: int = 0) -> scrapy.Request:
+        if method is None:
+            method = "GET" if fetch.kind == TargetKind.PAGE else "HEAD"
+        fetch.started = time.monotonic()
+        meta = {"sc": fetch, "dont_redirect": True, "handle_httpstatus_all": True}
+        if fetch.kind != TargetKind.PAGE or fetch.host_key is None:
+            meta["dont_obey_robotstxt"] = True  # robots.txt governs crawling, not checking one link
+        return scrapy.Request(url, method=method, callback=self.on_response, errback=self.on_error,
+                              meta=meta, dont_filter=True, priority=priority)
+
+    def _host_key(self, url: str) -> str | None:
+        host = self.site.host_for(urlsplit(url).netloc)
+        return host.key if host else None
+
+    def _discover(self, link_url: str, element: Element, depth: int) -> tuple[str, scrapy.Request | None, PageResult | None]:
+        """Decide what to do with a newly found URL: request it, record it as skipped, or nothing."""
+        host_key = self._host_key(link_url)
+        kind = kind_of(link_url, element, host_key is not None)
+        if kind == TargetKind.PAGE:
+            refusal = None
+            if depth > self.crawl_opts["max_depth"]:
+                return link_url, None, None  # beyond the crawl's horizon: neither fetched nor judged
+            if self.pages_scheduled >= self.crawl_opts["max_pages"]:
+                return link_url, None, None
+            refusal = self.trap.refusal(link_url)
+            if refusal:
+                t = Target(link_url, kind, Reason.TRAP, host_key=host_key, error=refusal)
+                return link_url, None, PageResult(t, {"depth": depth})
+            self.pages_scheduled += 1
+        elif host_key is None and not self.crawl_opts["check_external"]:
+            return link_url, None, None
+        fetch = Fetch(link_url, kind, host_key, depth)
+        return link_url, self._request(fetch, link_url), None
+
+    # --- responses ------------------------------------------------------------------
+
+    def _headers_received(self, headers, body_length, request, spider):
+        fetch = request.meta.get("sc")
+        if fetch is None:
+            return
+        if fetch.headers_only:
+            raise StopDownload(fail=False)
+        if fetch.kind == TargetKind.PAGE:
+            ctype = (headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower()
+            if ctype and not ctype.startswith(_HTML_TYPES) and b"Location" not in headers:
+                fetch.not_html = True
+                raise StopDownload(fail=False)
+
+    def on_response(self, response):
+        fetch: Fetch = response.meta["sc"]
+        status = response.status
+        if 300 <= status < 400 and response.headers.get(b"Location"):
+            yield from self._redirect(response, fetch)
+            return
+        latency = response.meta.get("download_latency", time.monotonic() - fetch.started)
+        ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        length = response.headers.get(b"Content-Length")
+        size = int(length) if length and length.isdigit() else len(response.body)
+        target = Target(fetch.url, fetch.kind, reason_for_status(status, response.headers, _head_text(response)),
+                        status=status, final_url=response.url, redirects=list(fetch.chain),
+                        latency_s=round(latency, 4), size=size, content_type=ctype.split(";")[0].strip(),
+                        method=response.request.method, host_key=fetch.host_key)
+        if response.request.method == "HEAD" and status in HEAD_FALLBACK_STATUSES:
+            # Many government servers refuse HEAD: ask again with a GET cut at the headers.
+            fetch.headers_only = True
+            yield self._request(fetch, response.url, method="GET")
+            return
+        if fetch.not_html:  # linked like a page, served as a file
+            target.kind = TargetKind.IMAGE if target.content_type.startswith("image/") else TargetKind.ATTACHMENT
+        extra = {"depth": fetch.depth, "is_homepage": fetch.is_homepage,
+                 "fetched_at": datetime.now(timezone.utc)}
+        if (fetch.kind == TargetKind.PAGE and not fetch.not_html and not fetch.headers_only
+                and status == 200 and isinstance(response, scrapy.http.TextResponse)):
+            yield from self._parse_page(response, fetch, target, extra)
+            return
+        yield from self._finish(fetch, target, extra)
+
+    def _parse_page(self, response, fetch: Fetch, target: Target, extra: dict):
+        try:
+            html = response.text
+        except Exception:  # noqa: BLE001 - undecodable bytes: treat as empty page
+            html = ""
+        page = Page(url=fetch.url, html=html, host_key=fetch.host_key, site=self.site.key,
+                    final_url=response.url, status=response.status, depth=fetch.depth,
+                    is_homepage=fetch.is_homepage, encoding=response.encoding,
+                    content_type=target.content_type, latency_s=target.latency_s or 0.0,
+                    size=target.size or 0, fetched_at=extra["fetched_at"])
+        tree = page.tree
+        titles = tree.xpath("//title/text()")
+        page.title = " ".join(" ".join(titles).split())[:300]
+        extra.update(title=page.title, encoding=response.encoding)
+        headings = " ".join(tree.xpath("//h1//text()|//h2//text()"))[:500]
+        if is_soft404(self.soft404, page.title + " " + headings, page.visible_text):
+            target.reason = Reason.SOFT_404
+            yield from self._finish(fetch, target, extra)
+            return
+        page.links = extract_links(tree, response.url)
+        if self.crawl_opts["follow_pagination"] and "(" in html:
+            page.links.extend(Link(u, "", Element.PAGINATION) for u in pagination_urls(html, response.url))
+        result = PageResult(target, extra, page)
+        requests = []
+        home = int(fetch.is_homepage)
+        seen_here: set[str] = set()
+        for link in page.links:
+            url = normalize(link.url, self.session_params)
+            if url is None or url in seen_here or any(p.search(url) for p in self.exclude):
+                continue
+            seen_here.add(url)
+            result.links.append((url, fetch.url, link.text, link.element.value, home))
+            if url in self.seen:
+                continue
+            self.seen.add(url)
+            element = Element.A if link.element == Element.PAGINATION else link.element
+            _, request, skipped = self._discover(url, element, fetch.depth + 1)
+            if request is not None:
+                requests.append(request)
+            elif skipped is not None:
+                yield skipped
+        yield result
+        yield from requests
+        yield from self._claimed_results(fetch, target, extra)
+
+    def _redirect(self, response, fetch: Fetch):
+        location = response.headers[b"Location"].decode("latin-1")
+        try:
+            next_url = normalize(urljoin(response.url, location), self.session_params)
+        except ValueError:
+            next_url = None
+        chain = [*fetch.chain, response.url]
+        if next_url is None:
+            target = Target(fetch.url, fetch.kind, Reason.ERROR, status=response.status, redirects=chain,
+                            error=f"unusable Location header: {location[:200]!r}", host_key=fetch.host_key)
+            yield from self._finish(fetch, target, {"depth": fetch.depth})
+            return
+        if next_url in chain or next_url == fetch.url or len(chain) > MAX_REDIRECTS:
+            reason = Reason.REDIRECT_LOOP if (next_url in chain or next_url == fetch.url) else Reason.TOO_MANY_REDIRECTS
+            target = Target(fetch.url, fetch.kind, reason, status=response.status, final_url=next_url,
+                            redirects=chain, host_key=fetch.host_key)
+            yield from self._finish(fetch, target, {"depth": fetch.depth})
+            return
+        fetch.chain = chain
+        fetch.not_html = False
+        next_host = self._host_key(next_url)
+        if fetch.kind == TargetKind.PAGE and next_host is None:
+            # A page that redirects off-site: check where it lands, do not crawl there.
+            fetch.headers_only = True
+        if next_url not in self.seen:
+            self.seen.add(next_url)
+            fetch.claimed.append(next_url)
+        elif fetch.kind == TargetKind.PAGE:
+            fetch.headers_only = True  # the landing page is crawled on its own account
+        yield self._request(fetch, next_url, method="GET" if fetch.headers_only else None)
+
+    def on_error(self, failure):
+        request = failure.request
+        fetch: Fetch = request.meta["sc"]
+        if isinstance(failure.value, AddressRefused):
+            reason, error = Reason.PRIVATE_ADDRESS, str(failure.value)
+        else:
+            reason, error = reason_for_failure(failure)
+        if request.method == "HEAD" and reason in (Reason.RESET, Reason.ERROR):
+            fetch.headers_only = True
+            yield self._request(fetch, request.url, method="GET")
+            return
+        latency = time.monotonic() - fetch.started
+        target = Target(fetch.url, fetch.kind, reason, final_url=request.url, redirects=list(fetch.chain),
+                        latency_s=round(latency, 4), method=request.method, error=error[:500],
+                        host_key=fetch.host_key)
+        yield from self._finish(fetch, target, {"depth": fetch.depth, "is_homepage": fetch.is_homepage})
+
+    def _finish(self, fetch: Fetch, target: Target, extra: dict):
+        yield PageResult(target, extra)
+        yield from self._claimed_results(fetch, target, extra)
+
+    def _claimed_results(self, fetch: Fetch, target: Target, extra: dict):
+        """Hop URLs this chain claimed get their own record, so links to them are judged too."""
+        for url in fetch.claimed:
+            if url == fetch.url:
+                continue
+            yield PageResult(Target(url, target.kind, target.reason, status=target.status,
+                                    final_url=target.final_url, latency_s=target.latency_s, size=target.size,
+                                    content_type=target.content_type, method=target.method,
+                                    error=target.error, host_key=self._host_key(url)),
+                             {"depth": fetch.depth})
+
+
+def _head_text(response) -> str:
+    if response.status != 403:
+        return ""
+    try:
+        return response.text[:4000]
+    except Exception:  # noqa: BLE001
+        return ""

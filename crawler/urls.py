@@ -1,0 +1,95 @@
+"""URL hygiene: normalisation, what kind of target a URL is, and crawler-trap defences."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sitecheck.model import Element, TargetKind
+
+ATTACHMENT_EXTENSIONS = frozenset(
+    "doc docx pdf xls xlsx wps et dps ppt pptx zip rar 7z gz tar txt csv ofd ceb caj xml".split())
+IMAGE_EXTENSIONS = frozenset("png jpg jpeg gif bmp webp svg ico tif tiff".split())
+MEDIA_EXTENSIONS = frozenset("mp4 mp3 avi wmv flv mov m4a wav swf".split())
+_DIGITS = re.compile(r"\d+")
+
+
+def normalize(url: str, session_params: frozenset[str]) -> str | None:
+    """Canonical form used for de-duplication, or None for URLs we never fetch.
+
+    Drops the fragment and session parameters, lower-cases scheme and host, and
+    removes default ports, so one resource gets one request however it is linked.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            return None
+        netloc = parts.hostname.lower()
+        if ":" in netloc:  # IPv6 literal
+            netloc = f"[{netloc}]"
+        port = parts.port
+    except ValueError:
+        return None
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        netloc = f"{netloc}:{port}"
+    path = re.sub(r";jsessionid=[^/?]*", "", parts.path, flags=re.I) or "/"
+    query = parts.query
+    if query and session_params:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        kept = [(k, v) for k, v in pairs if k.lower() not in session_params]
+        if len(kept) != len(pairs):
+            query = urlencode(kept)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def extension(url: str) -> str:
+    path = urlsplit(url).path
+    last = path.rsplit("/", 1)[-1]
+    return last.rsplit(".", 1)[-1].lower() if "." in last else ""
+
+
+def kind_of(url: str, element: Element, in_scope: bool) -> TargetKind:
+    """Decide how a target is fetched before fetching it: by element, then by extension."""
+    ext = extension(url)
+    if element == Element.IMG or ext in IMAGE_EXTENSIONS:
+        return TargetKind.IMAGE
+    if ext in ATTACHMENT_EXTENSIONS or ext in MEDIA_EXTENSIONS:
+        return TargetKind.ATTACHMENT
+    if element in (Element.SCRIPT, Element.LINK):
+        return TargetKind.RESOURCE
+    return TargetKind.PAGE if in_scope else TargetKind.EXTERNAL
+
+
+class TrapGuard:
+    """Decides whether a newly found in-scope page may be crawled, so every crawl ends.
+
+    Three defences, each for a trap real CMSs produce: a cap on pages per URL
+    shape (digits folded: calendars, endless archives), a cap on URL length
+    (growing session or state parameters), and a cap on a path segment repeating
+    (relative links that nest: /a/a/a/...).
+    """
+
+    def __init__(self, max_per_pattern: int, max_url_length: int, max_repeated_segments: int):
+        self.max_per_pattern = max_per_pattern
+        self.max_url_length = max_url_length
+        self.max_repeated = max_repeated_segments
+        self._patterns: Counter[str] = Counter()
+
+    def refusal(self, url: str) -> str | None:
+        if len(url) > self.max_url_length:
+            return f"URL longer than {self.max_url_length} characters"
+        parts = urlsplit(url)
+        segments = [s for s in parts.path.split("/") if s]
+        if segments:
+            most = Counter(segments).most_common(1)[0][1]
+            if most > self.max_repeated:
+                return "path segment repeats"
+        # Query keys count, values do not: ?y=2026&m=11 and ?y=2027&m=1 share a shape.
+        keys = "&".join(sorted(k for k, _ in parse_qsl(parts.query, keep_blank_values=True)))
+        shape = parts.netloc + _DIGITS.sub("0", parts.path) + "?" + _DIGITS.sub("0", keys)
+        self._patterns[shape] += 1
+        if self._patterns[shape] > self.max_per_pattern:
+            return f"more than {self.max_per_pattern} pages of the same URL shape"
+        return None

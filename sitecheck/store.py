@@ -1,0 +1,540 @@
+"""The SQLite store: runs, pages (every fetched URL), links, findings, facts, verdicts, probes.
+
+Crash safety: WAL journal, every batch in one transaction, a run row that stays
+`running` until the crawl finishes.  A run whose process died (SIGKILL, power
+loss) is found by its dead pid at the next open and marked `incomplete`; earlier
+runs are never touched.
+
+Link occurrences are numerous (20,000 pages x 45 links = 900,000 per run), so
+during a crawl they go to a scratch database beside the store (no journal, no
+fsync).  When the run finishes, only the referrers of targets that failed are
+copied into `links` (at most `MAX_REFERRERS` per target, plus a count), and the
+scratch file is deleted.  History therefore grows with problems, not with size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .model import Fact, Finding, Reason, Referrer, Severity, Target, TargetKind
+
+APPLICATION_ID = 0x53434B31  # "SCK1": tells our files from foreign SQLite databases
+MAX_REFERRERS = 20
+
+
+class StoreError(Exception):
+    """A store problem a user can act on; the message names the file."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds") if dt else None
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+# Each migration moves the schema from version i to i+1.  Never edit a released
+# one: append a new migration instead.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'incomplete', 'failed')),
+        pages INTEGER NOT NULL DEFAULT 0,
+        targets INTEGER NOT NULL DEFAULT 0,
+        findings INTEGER NOT NULL DEFAULT 0,
+        config_digest TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT '',
+        pid INTEGER,
+        hostname TEXT,
+        stats TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX runs_site ON runs (site, id);
+    CREATE TABLE pages (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        status INTEGER,
+        final_url TEXT,
+        redirects TEXT NOT NULL DEFAULT '[]',
+        latency_s REAL,
+        size INTEGER,
+        content_type TEXT NOT NULL DEFAULT '',
+        encoding TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL DEFAULT '',
+        depth INTEGER,
+        host_key TEXT,
+        is_homepage INTEGER NOT NULL DEFAULT 0,
+        method TEXT NOT NULL DEFAULT 'GET',
+        error TEXT NOT NULL DEFAULT '',
+        fetched_at TEXT,
+        PRIMARY KEY (run_id, url)
+    ) WITHOUT ROWID;
+    CREATE TABLE links (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        to_url TEXT NOT NULL,
+        from_url TEXT NOT NULL,
+        text TEXT NOT NULL DEFAULT '',
+        element TEXT NOT NULL DEFAULT 'a',
+        on_homepage INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX links_target ON links (run_id, to_url);
+    CREATE TABLE link_counts (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        to_url TEXT NOT NULL,
+        referrers INTEGER NOT NULL,
+        on_homepage INTEGER NOT NULL,
+        PRIMARY KEY (run_id, to_url)
+    ) WITHOUT ROWID;
+    CREATE TABLE findings (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        code TEXT NOT NULL,
+        severity INTEGER NOT NULL,
+        check_name TEXT NOT NULL DEFAULT '',
+        url TEXT NOT NULL,
+        host_key TEXT,
+        page_url TEXT,
+        message TEXT NOT NULL DEFAULT '',
+        details TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX findings_run ON findings (run_id, code);
+    CREATE TABLE facts (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        host_key TEXT NOT NULL DEFAULT '',
+        key TEXT NOT NULL DEFAULT '',
+        check_name TEXT NOT NULL DEFAULT '',
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, name, host_key, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE verdicts (
+        run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        result TEXT NOT NULL,
+        score REAL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE probes (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,
+        host_key TEXT NOT NULL,
+        url TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        status INTEGER,
+        reason TEXT NOT NULL DEFAULT '',
+        ttfb_s REAL,
+        total_s REAL,
+        cert_expiry TEXT,
+        error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX probes_site_time ON probes (site, started_at);
+    """,
+]
+
+
+@dataclass
+class Run:
+    id: int
+    site: str
+    started_at: datetime
+    ended_at: datetime | None
+    status: str
+    pages: int
+    targets: int
+    findings: int
+    config_digest: str
+    error: str
+    stats: dict[str, Any]
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+def default_db_path(environ: dict[str, str] | None = None) -> Path:
+    """$SITECHECK_DB, else $XDG_DATA_HOME/sitecheck/sitecheck.sqlite3 (~/.local/share/...)."""
+    env = os.environ if environ is None else environ
+    if env.get("SITECHECK_DB"):
+        return Path(env["SITECHECK_DB"])
+    base = Path(env.get("XDG_DATA_HOME") or Path(env.get("HOME", "~")).expanduser() / ".local" / "share")
+    return base / "sitecheck" / "sitecheck.sqlite3"
+
+
+class Store:
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        self.db = self._connect()
+        self._scratch: sqlite3.Connection | None = None
+        self._scratch_path: Path | None = None
+
+    # --- opening ------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        path = self.path
+        if not self.readonly:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{path}: cannot create the data directory: {exc.strerror}") from None
+            if path.exists() and not os.access(path, os.W_OK):
+                raise StoreError(f"{path}: the database file is read-only")
+            if not os.access(path.parent, os.W_OK):
+                raise StoreError(f"{path}: the data directory {path.parent} is read-only "
+                                 "(use --db or SITECHECK_DB to choose another place)")
+        elif not path.exists():
+            raise StoreError(f"{path}: no such database (run a crawl first, or pass --db)")
+        try:
+            uri = f"file:{path}?mode=ro" if self.readonly else f"file:{path}"
+            db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None,
+                                 check_same_thread=False)
+            db.execute("PRAGMA busy_timeout = 30000")
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: not a usable SQLite database ({exc}); "
+                             "move it aside or pass --db to use another file") from None
+        if tables and app_id != APPLICATION_ID:
+            raise StoreError(f"{path}: this SQLite file is not a sitecheck store "
+                             "(another program's database?); pass --db to use another file")
+        if version > len(MIGRATIONS):
+            raise StoreError(f"{path}: the store has schema version {version}, newer than this "
+                             f"sitecheck understands ({len(MIGRATIONS)}); upgrade sitecheck")
+        if not self.readonly:
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = NORMAL")
+                db.execute("PRAGMA foreign_keys = ON")
+                self._migrate(db, version)
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"{path}: cannot write to the store: {exc}") from None
+        return db
+
+    def _migrate(self, db: sqlite3.Connection, version: int) -> None:
+        for target in range(version, len(MIGRATIONS)):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                # Re-read inside the write lock: another process may have migrated meanwhile.
+                if db.execute("PRAGMA user_version").fetchone()[0] > target:
+                    db.execute("COMMIT")
+                    continue
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version = {target + 1}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        self._close_scratch(delete=False)
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, sql: str, rows: Iterable[tuple] | None = None) -> None:
+        try:
+            if rows is None:
+                self.db.execute(sql)
+            else:
+                self.db.execute("BEGIN")
+                try:
+                    self.db.executemany(sql, rows)
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: write failed: {exc}") from None
+
+    # --- runs -----------------------------------------------------------------------
+
+    def recover_interrupted(self) -> list[int]:
+        """Mark runs whose crawling process is gone as incomplete; returns their ids."""
+        here = socket.gethostname()
+        stale = []
+        for run_id, pid, host in self.db.execute(
+                "SELECT id, pid, hostname FROM runs WHERE status = 'running'").fetchall():
+            if host == here and pid and _pid_alive(pid):
+                continue
+            stale.append(run_id)
+        for run_id in stale:
+            self._write("UPDATE runs SET status = 'incomplete', "
+                        "error = 'the crawl stopped before it finished' WHERE id = %d" % run_id)
+            _remove_scratch(self.path, run_id)
+        return stale
+
+    def start_run(self, site: str, config_digest: str, started_at: datetime | None = None) -> int:
+        self.recover_interrupted()
+        cur = self.db.execute(
+            "INSERT INTO runs (site, started_at, status, config_digest, pid, hostname) "
+            "VALUES (?, ?, 'running', ?, ?, ?)",
+            (site, _iso(started_at or utcnow()), config_digest, os.getpid(), socket.gethostname()))
+        run_id = int(cur.lastrowid)
+        self._open_scratch(run_id)
+        return run_id
+
+    def finish_run(self, run_id: int, status: str, *, ended_at: datetime | None = None,
+                   error: str = "", stats: dict[str, Any] | None = None) -> None:
+        """Close a run: fold link occurrences into referrers of failures, count, set status."""
+        self.fold_links(run_id)
+        pages = self.db.execute("SELECT count(*) FROM pages WHERE run_id = ? AND kind = 'page' "
+                                "AND status IS NOT NULL", (run_id,)).fetchone()[0]
+        targets = self.db.execute("SELECT count(*) FROM pages WHERE run_id = ?", (run_id,)).fetchone()[0]
+        findings = self.db.execute("SELECT count(*) FROM findings WHERE run_id = ?", (run_id,)).fetchone()[0]
+        self.db.execute(
+            "UPDATE runs SET status = ?, ended_at = ?, error = ?, pages = ?, targets = ?, findings = ?, "
+            "stats = ? WHERE id = ?",
+            (status, _iso(ended_at or utcnow()), error, pages, targets, findings,
+             json.dumps(stats or {}, ensure_ascii=False), run_id))
+
+    def run(self, run_id: int) -> Run | None:
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run(self.db, row) if row else None
+
+    def latest_run(self, site: str, statuses: tuple[str, ...] = ("complete",),
+                   before: int | None = None) -> Run | None:
+        marks = ",".join("?" * len(statuses))
+        sql = f"SELECT * FROM runs WHERE site = ? AND status IN ({marks})"
+        args: list[Any] = [site, *statuses]
+        if before is not None:
+            sql += " AND id < ?"
+            args.append(before)
+        row = self.db.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
+        return _run(self.db, row) if row else None
+
+    def runs(self, site: str | None = None, limit: int = 100, since: datetime | None = None,
+             until: datetime | None = None) -> list[Run]:
+        sql, args = "SELECT * FROM runs WHERE 1=1", []
+        if site:
+            sql += " AND site = ?"
+            args.append(site)
+        if since:
+            sql += " AND started_at >= ?"
+            args.append(_iso(since))
+        if until:
+            sql += " AND started_at < ?"
+            args.append(_iso(until))
+        rows = self.db.execute(sql + " ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
+        return [_run(self.db, r) for r in rows]
+
+    def sites(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT site FROM runs ORDER BY site")]
+
+    # --- crawl results ----------------------------------------------------------------
+
+    def add_targets(self, run_id: int, targets: Iterable[tuple[Target, dict[str, Any]]]) -> None:
+        """Insert fetched URLs. Each item is (target, extra) where extra has title/depth/encoding/
+        is_homepage/fetched_at for pages."""
+        rows = []
+        for t, extra in targets:
+            rows.append((run_id, t.url, t.kind.value, t.reason.value, t.status, t.final_url,
+                         json.dumps(t.redirects), t.latency_s, t.size, t.content_type,
+                         extra.get("encoding", ""), extra.get("title", ""), extra.get("depth"), t.host_key,
+                         int(bool(extra.get("is_homepage"))), t.method, t.error,
+                         _iso(extra.get("fetched_at"))))
+        self._write("INSERT OR REPLACE INTO pages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def add_link_occurrences(self, rows: Iterable[tuple[str, str, str, str, int]]) -> None:
+        """(to_url, from_url, text, element, on_homepage) rows for the running run's scratch file."""
+        if self._scratch is None:
+            raise StoreError("no run in progress")
+        self._scratch.executemany("INSERT INTO occ VALUES (?,?,?,?,?)", rows)
+        self._scratch.commit()
+
+    def add_findings(self, run_id: int, findings: Iterable[Finding]) -> None:
+        self._write(
+            "INSERT INTO findings (run_id, code, severity, check_name, url, host_key, page_url, message, "
+            "details) VALUES (?,?,?,?,?,?,?,?,?)",
+            [(run_id, f.code, int(f.severity), f.check, f.url, f.host_key, f.page_url, f.message,
+              json.dumps(f.details, ensure_ascii=False, default=str)) for f in findings])
+
+    def add_facts(self, run_id: int, facts: Iterable[Fact]) -> None:
+        self._write("INSERT OR REPLACE INTO facts VALUES (?,?,?,?,?,?)",
+                    [(run_id, f.name, f.host_key or "", f.key, f.check,
+                      json.dumps(f.value, ensure_ascii=False, default=str)) for f in facts])
+
+    def save_verdict(self, run_id: int, result: str, score: float | None, body: dict[str, Any]) -> None:
+        self._write("INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?)",
+                    [(run_id, result, score, json.dumps(body, ensure_ascii=False, default=str))])
+
+    # --- reading back -------------------------------------------------------------------
+
+    def targets(self, run_id: int, failed_only: bool = True) -> Iterator[Target]:
+        sql = "SELECT * FROM pages WHERE run_id = ?"
+        if failed_only:
+            sql += " AND reason != 'ok'"
+        cur = self.db.execute(sql + " ORDER BY url", (run_id,))
+        cols = [d[0] for d in cur.description]
+        for row in cur.fetchall():
+            r = dict(zip(cols, row))
+            yield Target(url=r["url"], kind=TargetKind(r["kind"]), reason=Reason(r["reason"]),
+                         status=r["status"], final_url=r["final_url"], redirects=json.loads(r["redirects"]),
+                         latency_s=r["latency_s"], size=r["size"], content_type=r["content_type"],
+                         method=r["method"], error=r["error"], host_key=r["host_key"],
+                         referrers=self.referrers(run_id, r["url"]))
+
+    def referrers(self, run_id: int, url: str) -> list[Referrer]:
+        return [Referrer(page_url=a, text=b, element=c, on_homepage=bool(d)) for a, b, c, d in self.db.execute(
+            "SELECT from_url, text, element, on_homepage FROM links WHERE run_id = ? AND to_url = ? "
+            "ORDER BY on_homepage DESC, from_url", (run_id, url))]
+
+    def referrer_count(self, run_id: int, url: str) -> int:
+        row = self.db.execute("SELECT referrers FROM link_counts WHERE run_id = ? AND to_url = ?",
+                              (run_id, url)).fetchone()
+        return row[0] if row else 0
+
+    def pages(self, run_id: int) -> Iterator[dict[str, Any]]:
+        cur = self.db.execute("SELECT * FROM pages WHERE run_id = ? ORDER BY url", (run_id,))
+        cols = [d[0] for d in cur.description]
+        for row in cur:
+            r = dict(zip(cols, row))
+            r["redirects"] = json.loads(r["redirects"])
+            r["is_homepage"] = bool(r["is_homepage"])
+            yield r
+
+    def findings(self, run_id: int, min_severity: Severity = Severity.INFO) -> list[tuple[int, Finding]]:
+        out = []
+        for row in self.db.execute(
+                "SELECT id, code, severity, check_name, url, host_key, page_url, message, details FROM findings "
+                "WHERE run_id = ? AND severity >= ? ORDER BY severity DESC, code, url",
+                (run_id, int(min_severity))):
+            fid, code, sev, check, url, host, page_url, msg, details = row
+            out.append((fid, Finding(code, Severity(sev), url, msg, check, host, page_url, json.loads(details))))
+        return out
+
+    def facts(self, run_id: int, name: str | None = None) -> list[Fact]:
+        sql, args = "SELECT name, host_key, key, check_name, value FROM facts WHERE run_id = ?", [run_id]
+        if name:
+            sql += " AND name = ?"
+            args.append(name)
+        return [Fact(name=n, value=json.loads(v), host_key=h or None, key=k, check=c)
+                for n, h, k, c, v in self.db.execute(sql + " ORDER BY name, host_key, key", args)]
+
+    def previous_fact(self, site: str, before_run: int, name: str, host_key: str | None, key: str = "") -> Any:
+        row = self.db.execute(
+            "SELECT f.value FROM facts f JOIN runs r ON r.id = f.run_id WHERE r.site = ? AND r.id < ? "
+            "AND r.status = 'complete' AND f.name = ? AND f.host_key = ? AND f.key = ? "
+            "ORDER BY r.id DESC LIMIT 1", (site, before_run, name, host_key or "", key)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def verdict(self, run_id: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT body FROM verdicts WHERE run_id = ?", (run_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def integrity_ok(self) -> bool:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # --- scratch file for link occurrences ----------------------------------------------
+
+    def _open_scratch(self, run_id: int) -> None:
+        self._close_scratch(delete=False)
+        path = _scratch_path(self.path, run_id)
+        path.unlink(missing_ok=True)
+        db = sqlite3.connect(path, check_same_thread=False)
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
+        db.execute("CREATE TABLE occ (to_url TEXT, from_url TEXT, text TEXT, element TEXT, on_homepage INT)")
+        self._scratch, self._scratch_path = db, path
+
+    def _close_scratch(self, delete: bool) -> None:
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
+        if delete and self._scratch_path is not None:
+            self._scratch_path.unlink(missing_ok=True)
+            self._scratch_path = None
+
+    def fold_links(self, run_id: int) -> None:
+        """Copy referrers of failed targets from the scratch file into `links` (idempotent)."""
+        path = _scratch_path(self.path, run_id)
+        if self._scratch is not None:
+            self._scratch.commit()
+        if not path.exists():
+            return
+        self._close_scratch(delete=False)
+        db = self.db
+        db.execute("ATTACH DATABASE ? AS scratch", (str(path),))
+        try:
+            db.execute("CREATE INDEX scratch.occ_to ON occ (to_url)")
+            db.execute("BEGIN")
+            db.execute(
+                "INSERT INTO link_counts SELECT ?, o.to_url, count(DISTINCT o.from_url), max(o.on_homepage) "
+                "FROM scratch.occ o JOIN pages p ON p.run_id = ? AND p.url = o.to_url AND p.reason != 'ok' "
+                "GROUP BY o.to_url", (run_id, run_id))
+            # The first MAX_REFERRERS distinct referring pages of each failed target, homepages first.
+            db.execute(
+                f"""INSERT INTO links
+                SELECT ?, to_url, from_url, text, element, on_homepage FROM (
+                    SELECT o.to_url, o.from_url, max(o.text) AS text, min(o.element) AS element,
+                           max(o.on_homepage) AS on_homepage,
+                           row_number() OVER (PARTITION BY o.to_url
+                                              ORDER BY max(o.on_homepage) DESC, o.from_url) AS n
+                    FROM scratch.occ o JOIN pages p ON p.run_id = ? AND p.url = o.to_url AND p.reason != 'ok'
+                    GROUP BY o.to_url, o.from_url)
+                WHERE n <= {MAX_REFERRERS}""", (run_id, run_id))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.execute("DETACH DATABASE scratch")
+        path.unlink(missing_ok=True)
+        self._scratch_path = None
+
+
+def _scratch_path(db_path: Path, run_id: int) -> Path:
+    return db_path.with_name(f"{db_path.name}.run{run_id}.scratch")
+
+
+def _remove_scratch(db_path: Path, run_id: int) -> None:
+    _scratch_path(db_path, run_id).unlink(missing_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (killed child not yet reaped) is not alive for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _run(db: sqlite3.Connection, row: tuple) -> Run:
+    (rid, site, started, ended, status, pages, targets, findings, digest, error, _pid, _host, stats) = row
+    return Run(rid, site, _dt(started), _dt(ended), status, pages, targets, findings, digest, error,
+               json.loads(stats))
