@@ -11,9 +11,10 @@ from sitecheck.model import Element, Link
 _LINK_XPATH = etree.XPath(
     "//a[@href]|//area[@href]|//img[@src]|//iframe[@src]|//frame[@src]|//script[@src]|//link[@href]")
 # Anchors inside an element hidden by inline style: the usual shape of 暗链 (hidden spam links).
+# translate() lower-cases and drops spaces, so "DISPLAY: none" matches too.
+_FOLD = "translate(@style, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ ', 'abcdefghijklmnopqrstuvwxyz')"
 _HIDDEN_XPATH = etree.XPath(
-    "//*[contains(translate(@style, 'DISPLAYNOEVISBLTYH: ', 'displaynoevisblty'), 'display:none') or "
-    "contains(translate(@style, 'DISPLAYNOEVISBLTYH: ', 'displaynoevisblty'), 'visibility:hidden')]"
+    f"//*[contains({_FOLD}, 'display:none') or contains({_FOLD}, 'visibility:hidden')]"
     "/descendant-or-self::a[@href]")
 _ELEMENT = {"a": Element.A, "area": Element.A, "img": Element.IMG, "iframe": Element.IFRAME,
             "frame": Element.IFRAME, "script": Element.SCRIPT, "link": Element.LINK}

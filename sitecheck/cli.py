@@ -231,13 +231,32 @@ def build_parser() -> argparse.ArgumentParser:
     from sitecheck.demo import cli as demo_cli
 
     demo_cli.add_parser(sub, common)
-    for extension in _EXTENSIONS:
-        extension(sub, common)
+    for path in COMMAND_MODULES:
+        module = _import_command_module(path)
+        if module is not None:
+            module.register(sub, common)
     return p
 
 
-# Later commands (score, probe, serve, exporter, report) register a parser builder here.
-_EXTENSIONS: list[Callable] = []
+# Modules that add commands: each has register(sub, common), which adds its parser(s)
+# and sets a `handler` default taking the parsed args and returning an exit code.
+COMMAND_MODULES = [
+    "sitecheck.scorecmd",
+    "sitecheck.metrics.cli",
+    "sitecheck.probe.cli",
+    "sitecheck.report.cli",
+]
+
+
+def _import_command_module(path: str):
+    import importlib
+
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError as exc:
+        if exc.name and path.startswith(exc.name):  # that feature is not installed in this tree
+            return None
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,8 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else
                         logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = getattr(args, "handler", None) or COMMANDS[args.command]
     try:
-        return COMMANDS[args.command](args)
+        return handler(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -171,6 +171,19 @@ class Run:
         return (self.ended_at - self.started_at).total_seconds()
 
 
+def _writes(method):
+    """Report SQLite write failures (disk full, read-only file, lock timeout) as StoreError naming the file."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: write failed: {exc}") from None
+    return wrapper
+
+
 def default_db_path(environ: dict[str, str] | None = None) -> Path:
     """$SITECHECK_DB, else $XDG_DATA_HOME/sitecheck/sitecheck.sqlite3 (~/.local/share/...)."""
     env = os.environ if environ is None else environ
@@ -260,22 +273,21 @@ class Store:
         self.close()
 
     def _write(self, sql: str, rows: Iterable[tuple] | None = None) -> None:
+        if rows is None:
+            self.db.execute(sql)
+            return
+        self.db.execute("BEGIN")
         try:
-            if rows is None:
-                self.db.execute(sql)
-            else:
-                self.db.execute("BEGIN")
-                try:
-                    self.db.executemany(sql, rows)
-                    self.db.execute("COMMIT")
-                except BaseException:
-                    self.db.execute("ROLLBACK")
-                    raise
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"{self.path}: write failed: {exc}") from None
+            self.db.executemany(sql, rows)
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
 
     # --- runs -----------------------------------------------------------------------
 
+    @_writes
     def recover_interrupted(self) -> list[int]:
         """Mark runs whose crawling process is gone as incomplete; returns their ids."""
         here = socket.gethostname()
@@ -291,6 +303,7 @@ class Store:
             _remove_scratch(self.path, run_id)
         return stale
 
+    @_writes
     def start_run(self, site: str, config_digest: str, started_at: datetime | None = None) -> int:
         self.recover_interrupted()
         cur = self.db.execute(
@@ -301,6 +314,7 @@ class Store:
         self._open_scratch(run_id)
         return run_id
 
+    @_writes
     def finish_run(self, run_id: int, status: str, *, ended_at: datetime | None = None,
                    error: str = "", stats: dict[str, Any] | None = None) -> None:
         """Close a run: fold link occurrences into referrers of failures, count, set status."""
@@ -350,6 +364,7 @@ class Store:
 
     # --- crawl results ----------------------------------------------------------------
 
+    @_writes
     def add_targets(self, run_id: int, targets: Iterable[tuple[Target, dict[str, Any]]]) -> None:
         """Insert fetched URLs. Each item is (target, extra) where extra has title/depth/encoding/
         is_homepage/fetched_at for pages."""
@@ -362,6 +377,7 @@ class Store:
                          _iso(extra.get("fetched_at"))))
         self._write("INSERT OR REPLACE INTO pages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
+    @_writes
     def add_link_occurrences(self, rows: Iterable[tuple[str, str, str, str, int]]) -> None:
         """(to_url, from_url, text, element, on_homepage) rows for the running run's scratch file."""
         if self._scratch is None:
@@ -369,6 +385,7 @@ class Store:
         self._scratch.executemany("INSERT INTO occ VALUES (?,?,?,?,?)", rows)
         self._scratch.commit()
 
+    @_writes
     def add_findings(self, run_id: int, findings: Iterable[Finding]) -> None:
         self._write(
             "INSERT INTO findings (run_id, code, severity, check_name, url, host_key, page_url, message, "
@@ -376,11 +393,13 @@ class Store:
             [(run_id, f.code, int(f.severity), f.check, f.url, f.host_key, f.page_url, f.message,
               json.dumps(f.details, ensure_ascii=False, default=str)) for f in findings])
 
+    @_writes
     def add_facts(self, run_id: int, facts: Iterable[Fact]) -> None:
         self._write("INSERT OR REPLACE INTO facts VALUES (?,?,?,?,?,?)",
                     [(run_id, f.name, f.host_key or "", f.key, f.check,
                       json.dumps(f.value, ensure_ascii=False, default=str)) for f in facts])
 
+    @_writes
     def save_verdict(self, run_id: int, result: str, score: float | None, body: dict[str, Any]) -> None:
         self._write("INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?)",
                     [(run_id, result, score, json.dumps(body, ensure_ascii=False, default=str))])
@@ -472,6 +491,7 @@ class Store:
             self._scratch_path.unlink(missing_ok=True)
             self._scratch_path = None
 
+    @_writes
     def fold_links(self, run_id: int) -> None:
         """Copy referrers of failed targets from the scratch file into `links` (idempotent)."""
         path = _scratch_path(self.path, run_id)

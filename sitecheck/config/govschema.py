@@ -38,7 +38,8 @@ ENTRY = table("Something the homepage must offer (a column or entry).", {
 
 HOST_GOV_FIELDS: dict[str, Setting] = {
     "site_code": Setting("str", "网站标识码 expected in the footer (10 digits, or bm + 8 digits).", "",
-                         pattern=r"(\d{10}|bm\d{8})?"),
+                         pattern=r"(\d{10}|bm\d{8})?",
+                         pattern_hint="10 digits for local sites (Gansu codes start 62), or bm + 8 digits"),
     "columns": Setting("list", "Columns checked for freshness.", [], item=COLUMN),
     "boards": Setting("list", "Message boards checked for reply times.", [], item=BOARD),
     "entries": Setting("list", "Columns and entries the homepage must offer.", [], item=ENTRY),

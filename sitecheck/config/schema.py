@@ -27,6 +27,7 @@ class Setting:
     min: float | None = None
     max: float | None = None
     pattern: str | None = None  # for str: a regex the value must match in full
+    pattern_hint: str = ""  # what the pattern means, in words, for error messages
     example: Any = None
 
     def __post_init__(self) -> None:

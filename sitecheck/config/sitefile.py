@@ -21,14 +21,16 @@ import yaml
 from sitecheck.crawler.classify import DEFAULT_SOFT404_PATTERNS
 
 from .govschema import HOST_GOV_FIELDS
+from .opsschema import OPS_FIELDS
 from .schema import REQUIRED, Setting, table
 from .validate import ConfigError, Validator, compose
 
 SITE_KEY_PATTERN = r"[a-z][a-z0-9_-]{0,31}"
+KEY_HINT = "use lower-case letters, digits, '-' and '_', starting with a letter, at most 32 characters"
 
 HOST = table("One host of the site: the portal or a sub-site. Every configured host is crawled.", {
     "key": Setting("str", "Short name of the host, used in findings, metrics labels and reports.",
-                   REQUIRED, pattern=SITE_KEY_PATTERN, example="portal"),
+                   REQUIRED, pattern=SITE_KEY_PATTERN, pattern_hint=KEY_HINT, example="portal"),
     "name": Setting("str", "Display name (Chinese), e.g. 门户网站 or 轻工网.", REQUIRED),
     "url": Setting("url", "Homepage URL. The crawl starts here; its host name scopes the crawl.", REQUIRED),
     "aliases": Setting("list", "Other host names (with port if not default) that serve the same sub-site.",
@@ -90,7 +92,7 @@ AUTH = Setting("list", "Credentials for hosts of this site. Values are read from
 
 SITE_FILE = table("A site file: one government site, its sub-sites, and how to check them.", {
     "site": Setting("str", "Site key, used by --site and as the metrics label.", REQUIRED,
-                    pattern=SITE_KEY_PATTERN, example="gxt"),
+                    pattern=SITE_KEY_PATTERN, pattern_hint=KEY_HINT, example="gxt"),
     "name": Setting("str", "Display name of the department or site (Chinese).", REQUIRED),
     "hosts": Setting("list", "The portal first, then its sub-sites.", REQUIRED, item=HOST, min=1),
     "crawl": CRAWL,
@@ -100,8 +102,9 @@ SITE_FILE = table("A site file: one government site, its sub-sites, and how to c
     "checks": Setting("map", "Checks to run, by name, each with its own options block (may be empty: {}). "
                       "Omit the key to run every built-in check with defaults.", None,
                       item=Setting("any", "options of that check")),
-    "silence": Setting("list", "Finding codes not to report for this site (e.g. link.external).", [],
+    "silence": Setting("list", "Finding codes not to report for this site (e.g. link.rate_limited).", [],
                        item=Setting("str", "finding code")),
+    **OPS_FIELDS,
 })
 
 
@@ -132,6 +135,7 @@ class SiteConfig:
     rules: str
     checks: dict[str, dict[str, Any]]  # name -> validated options
     silence: list[str]
+    ops: dict[str, Any] = field(default_factory=dict)  # schedule, probe, notify ... (opsschema)
     path: Path | None = None
     digest: str = ""
 
@@ -159,7 +163,8 @@ def load_site(path: str | Path) -> SiteConfig:
     hosts = [HostConfig(key=h["key"], name=h["name"], url=h["url"], aliases=h["aliases"],
                         gov={k: h[k] for k in HOST_GOV_FIELDS}) for h in data["hosts"]]
     site = SiteConfig(key=data["site"], name=data["name"], hosts=hosts, crawl=data["crawl"], auth=data["auth"],
-                      rules=data["rules"], checks=checks, silence=data["silence"], path=path,
+                      rules=data["rules"], checks=checks, silence=data["silence"],
+                      ops={k: data[k] for k in OPS_FIELDS}, path=path,
                       digest=hashlib.sha256(path.read_bytes()).hexdigest()[:16])
     _cross_checks(v, node, site)
     return site

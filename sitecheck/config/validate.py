@@ -87,7 +87,8 @@ class Validator:
                                  "write items as '- item' lines or [a, b]")
             items = [self.convert(n, s.item, f"{key}[{i}]") if s.item else self.plain(n)
                      for i, n in enumerate(node.value)]
-            self._check_bounds(node, key, s, len(items), "items")
+            if s.min is not None and len(items) < s.min:
+                raise self.error(node, key, f"needs at least {s.min:g} item{'s' if s.min != 1 else ''}")
             return items
         if kind == "map":
             if not isinstance(node, yaml.MappingNode):
@@ -144,7 +145,7 @@ class Validator:
 
     def scalar(self, node: yaml.Node, s: Setting, key: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
-            raise self.error(node, key, f"expected a {s.type}, got {_describe(node)}")
+            raise self.error(node, key, f"expected {_TYPE_WORDS.get(s.type, 'a ' + s.type)}, got {_describe(node)}")
         value = _scalar_value(node)
         kind = s.type
         if kind == "bool":
@@ -186,16 +187,21 @@ class Validator:
                     raise self.error(node, key, f"invalid cron expression: {value!r}",
                                      "five fields: minute hour day-of-month month day-of-week, e.g. '30 1 * * *'")
             if s.pattern and not re.fullmatch(s.pattern, value):
-                raise self.error(node, key, f"{value!r} does not match the expected form {s.pattern}")
+                raise self.error(node, key, f"{value!r} is not of the expected form",
+                                 s.pattern_hint or f"it must match {s.pattern}")
         if s.choices and value not in s.choices:
             raise self.error(node, key, f"{node.value!r} is not one of: {', '.join(map(str, s.choices))}")
         return value
 
-    def _check_bounds(self, node, key, s: Setting, value, unit: str = "") -> None:
+    def _check_bounds(self, node, key, s: Setting, value) -> None:
         if s.min is not None and value < s.min:
-            raise self.error(node, key, f"must be at least {s.min:g}{' ' + unit if unit else ''}, got {value}")
+            raise self.error(node, key, f"must be at least {s.min:g}, got {value:g}")
         if s.max is not None and value > s.max:
-            raise self.error(node, key, f"must be at most {s.max:g}{' ' + unit if unit else ''}, got {value}")
+            raise self.error(node, key, f"must be at most {s.max:g}, got {value:g}")
+
+
+_TYPE_WORDS = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
+               "url": "a URL", "cidr": "an IP network", "cron": "a cron expression", "regex": "a regular expression"}
 
 
 def _scalar_value(node: yaml.ScalarNode) -> Any:

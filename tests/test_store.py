@@ -1,0 +1,204 @@
+"""The SQLite store: schema versions, run lifecycle, crash recovery, bad files."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pytest
+
+from sitecheck.model import Fact, Finding, Reason, Severity, Target, TargetKind
+from sitecheck.store import APPLICATION_ID, MAX_REFERRERS, MIGRATIONS, Store, StoreError
+
+T0 = datetime(2026, 11, 20, 1, 30, tzinfo=timezone.utc)
+
+
+def _fill(store: Store, site: str = "demo") -> int:
+    run = store.start_run(site, "digest", T0)
+    store.add_targets(run, [
+        (Target("http://a/", TargetKind.PAGE, Reason.OK, 200, host_key="p"), {"is_homepage": True, "depth": 0}),
+        (Target("http://a/x.pdf", TargetKind.ATTACHMENT, Reason.NOT_FOUND, 404, host_key="p"), {}),
+        (Target("http://a/b.html", TargetKind.PAGE, Reason.OK, 200, host_key="p"), {"depth": 1}),
+    ])
+    store.add_link_occurrences([
+        ("http://a/x.pdf", "http://a/", "附件", "a", 1),
+        ("http://a/x.pdf", "http://a/b.html", "附件", "a", 0),
+        ("http://a/b.html", "http://a/", "B", "a", 1),
+    ])
+    store.add_findings(run, [Finding("link.broken_homepage", Severity.ERROR, "http://a/x.pdf", "坏链", "links", "p")])
+    store.add_facts(run, [Fact("column.newest", {"age_days": 3}, "p", "通知公告")])
+    store.finish_run(run, "complete", ended_at=T0)
+    return run
+
+
+def test_fresh_store_is_migrated_and_marked(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_run_roundtrip_keeps_referrers_of_failures_only(tmp_path):
+    with Store(tmp_path / "s.sqlite3") as store:
+        run = _fill(store)
+        r = store.run(run)
+        assert (r.status, r.pages, r.targets, r.findings) == ("complete", 2, 3, 1)
+        failed = list(store.targets(run))
+        assert [t.url for t in failed] == ["http://a/x.pdf"]
+        assert [(x.page_url, x.on_homepage) for x in failed[0].referrers] == [("http://a/", True),
+                                                                              ("http://a/b.html", False)]
+        assert failed[0].on_homepage
+        # Working targets keep no link rows: history grows with problems, not with site size.
+        assert store.referrers(run, "http://a/b.html") == []
+        assert store.facts(run)[0].value == {"age_days": 3}
+        assert not list(tmp_path.glob("*.scratch"))
+
+
+def test_referrers_are_capped_but_counted(tmp_path):
+    with Store(tmp_path / "s.sqlite3") as store:
+        run = store.start_run("demo", "d", T0)
+        store.add_targets(run, [(Target("http://a/gone", TargetKind.PAGE, Reason.NOT_FOUND, 404, host_key="p"), {})])
+        store.add_link_occurrences([("http://a/gone", f"http://a/p{i}", "", "a", 0) for i in range(50)])
+        store.finish_run(run, "complete")
+        assert len(store.referrers(run, "http://a/gone")) == MAX_REFERRERS
+        assert store.referrer_count(run, "http://a/gone") == 50
+
+
+def test_previous_fact_comes_from_the_latest_earlier_complete_run(tmp_path):
+    with Store(tmp_path / "s.sqlite3") as store:
+        first = _fill(store)
+        second = store.start_run("demo", "d", T0)
+        assert store.previous_fact("demo", second, "column.newest", "p", "通知公告") == {"age_days": 3}
+        assert store.previous_fact("demo", first, "column.newest", "p", "通知公告") is None
+        assert store.previous_fact("other", second, "column.newest", "p", "通知公告") is None
+
+
+def test_killed_run_is_marked_incomplete_and_earlier_runs_kept(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    with Store(path) as store:
+        done = _fill(store)
+    # A child process starts a run and is killed with SIGKILL before finishing.
+    code = ("import os, signal; from sitecheck.store import Store; s = Store(%r); "
+            "r = s.start_run('demo', 'd'); s.add_link_occurrences([('u', 'v', '', 'a', 0)]); "
+            "print(r, flush=True); os.kill(os.getpid(), signal.SIGKILL)" % str(path))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == -9
+    killed = int(proc.stdout.strip())
+    with Store(path) as store:
+        assert store.integrity_ok()
+        assert store.run(killed).status == "running"  # nobody has looked yet
+        assert store.recover_interrupted() == [killed]
+        assert store.run(killed).status == "incomplete"
+        assert store.run(done).status == "complete"
+        assert not list(tmp_path.glob("*.scratch"))
+        nxt = store.start_run("demo", "d")
+        store.finish_run(nxt, "complete")
+        assert store.latest_run("demo").id == nxt
+
+
+def test_live_run_of_another_process_is_not_stolen(tmp_path):
+    with Store(tmp_path / "s.sqlite3") as store:
+        run = store.start_run("demo", "d")  # our own pid: alive
+        assert store.recover_interrupted() == []
+        assert store.run(run).status == "running"
+
+
+def test_corrupt_file_gives_a_clear_error(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    path.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match=r"s\.sqlite3: not a usable SQLite database"):
+        Store(path)
+
+
+def test_foreign_database_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE invoices (id INTEGER)")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="not a sitecheck store"):
+        Store(path)
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="newer than this sitecheck understands"):
+        Store(path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_directory_non_root(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    with pytest.raises(StoreError, match="read-only"):
+        Store(ro / "s.sqlite3")
+
+
+def test_read_only_directory_via_cli(tmp_path):
+    """As root, permissions do not bind; a read-only bind is simulated with a file where the directory should be."""
+    blocker = tmp_path / "data"
+    blocker.write_text("a file, not a directory")
+    proc = subprocess.run([sys.executable, "-m", "sitecheck.cli", "runs", "--db", str(blocker / "s.sqlite3")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert str(blocker / "s.sqlite3") in proc.stderr
+
+
+def test_corrupt_store_via_cli_names_the_file(tmp_path):
+    path = tmp_path / "broken.sqlite3"
+    path.write_bytes(os.urandom(4096))
+    proc = subprocess.run([sys.executable, "-m", "sitecheck.cli", "runs", "--db", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert f"error: {path}:" in proc.stderr
+
+
+def _mount_tmpfs(path, options):
+    path.mkdir(exist_ok=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.decode().strip()})")
+
+
+def test_read_only_filesystem_gives_a_clear_error(tmp_path):
+    mnt = tmp_path / "ro"
+    _mount_tmpfs(mnt, "ro,size=1m")
+    try:
+        with pytest.raises(StoreError, match=r"ro/s\.sqlite3: the data directory .* is read-only"):
+            Store(mnt / "s.sqlite3")
+    finally:
+        subprocess.run(["umount", str(mnt)])
+
+
+def test_full_disk_gives_a_clear_error_and_keeps_earlier_runs(tmp_path):
+    mnt = tmp_path / "small"
+    _mount_tmpfs(mnt, "size=256k")
+    try:
+        path = mnt / "s.sqlite3"
+        with Store(path) as store:
+            done = _fill(store)
+            run = store.start_run("demo", "d")
+            big = [(Target(f"http://a/{i}" + "x" * 400, TargetKind.PAGE, Reason.OK, 200, host_key="p"), {})
+                   for i in range(2000)]
+            with pytest.raises(StoreError, match=r"s\.sqlite3: write failed: database or disk is full"):
+                for _ in range(20):
+                    store.add_targets(run, big)
+        with Store(path, readonly=True) as store:
+            assert store.integrity_ok()
+            assert store.run(done).status == "complete"
+            assert len(list(store.targets(done))) == 1
+    finally:
+        subprocess.run(["umount", str(mnt)])
