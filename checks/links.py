@@ -44,7 +44,10 @@ class LinksCheck(Check):
     def on_finish(self, run: RunView) -> Iterable[Output]:
         homepages = {h.url for h in self.site.hosts}
         for target in run.targets(failed_only=True):
-            yield from self._judge(target, target.url in homepages)
+            is_homepage = target.url in homepages
+            # Redirect hops are recorded so links to them are judged; unlinked, they are no one's fault.
+            if target.referrers or is_homepage:
+                yield from self._judge(target, is_homepage)
 
     def _judge(self, t: Target, is_homepage: bool) -> Iterable[Finding]:
         details = {"reason": t.reason.value, "status": t.status, "kind": t.kind.value,

@@ -16,6 +16,7 @@ ENTRY_POINT_GROUP = "sitecheck.checks"
 BUILTIN_CHECKS: dict[str, str] = {
     "links": "sitecheck.checks.links:LinksCheck",
     "slow_pages": "sitecheck.checks.slow_pages:SlowPagesCheck",
+    "encoding": "sitecheck.checks.encoding:EncodingCheck",
 }
 
 

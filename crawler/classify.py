@@ -39,10 +39,22 @@ def _looks_like_bot_wall(headers: dict[bytes, list[bytes]], body_head: str) -> b
     return bool(_BOT_WALL_TEXT.search(body_head[:4000]))
 
 
+# Scrapy >= 2.14 raises its own exception per download failure; older names are matched by text below.
+_BY_CLASS = {
+    "DownloadConnectionRefusedError": Reason.REFUSED,
+    "CannotResolveHostError": Reason.DNS,
+    "DownloadTimeoutError": Reason.TIMEOUT,
+    "DownloadCancelledError": Reason.TOO_LARGE,  # raised when a body passes DOWNLOAD_MAXSIZE
+    "ResponseDataLossError": Reason.RESET,  # the server closed before sending the announced body
+}
+
+
 def reason_for_failure(failure_or_exc) -> tuple[Reason, str]:
     """(reason, error class name) for a Twisted failure or exception raised while downloading."""
     exc = getattr(failure_or_exc, "value", failure_or_exc)
     name = type(exc).__name__
+    if name in _BY_CLASS:
+        return _BY_CLASS[name], f"{name}: {exc}" if str(exc) else name
     text = f"{name}: {exc}"
     # ResponseNeverReceived / ResponseFailed wrap a list of the real failures.
     inner = getattr(exc, "reasons", None)
@@ -58,11 +70,11 @@ def reason_for_failure(failure_or_exc) -> tuple[Reason, str]:
         return Reason.TLS, text
     if "timeout" in low or "timed out" in low or "took longer than" in low:
         return Reason.TIMEOUT, text
-    if "maxsize" in low or "max size" in low or "larger than" in low or "exceeds" in low:
+    if "maxsize" in low or "max size" in low or "larger than" in low or "exceeded" in low:
         return Reason.TOO_LARGE, text
     if "ignorerequest" in low and "robots" in low:
         return Reason.ROBOTS, text
-    if any(w in low for w in ("connectionlost", "connectiondone", "reset", "responsefailed",
+    if any(w in low for w in ("connectionlost", "connectiondone", "reset", "responsefailed", "dataloss",
                               "responseneverreceived", "connection was closed", "potentialdataloss")):
         return Reason.RESET, text
     return Reason.ERROR, text

@@ -44,3 +44,24 @@ class AddressGuardMiddleware:
         if refusal:
             raise AddressRefused(f"not checked: {refusal}")
         return None
+
+
+class CredentialsMiddleware:
+    """Adds a host's configured credentials to requests for that host (and only that host)."""
+
+    def __init__(self, by_netloc: dict[str, dict[str, str]]):
+        self.by_netloc = by_netloc
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.spider.credentials)
+
+    def process_request(self, request, spider=None):
+        headers = self.by_netloc.get(urlsplit(request.url).netloc.lower())
+        if headers:
+            for name, value in headers.items():
+                request.headers.setdefault(name, value)
+        elif b"Authorization" in request.headers:
+            # Never carry a credential across hosts, whatever put it there.
+            del request.headers[b"Authorization"]
+        return None

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from scrapy.crawler import CrawlerProcess
+from scrapy import signals
+from scrapy.crawler import Crawler, CrawlerProcess
 
 from sitecheck.config import SiteConfig
+from sitecheck.credentials import RedactingFilter, load_credentials
 from sitecheck.recorder import RunRecorder, RunSummary, utc_clock
 from sitecheck.store import Store
 
@@ -55,8 +57,10 @@ def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
         "LOG_LEVEL": log_level,
         "COOKIES_ENABLED": True,
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "LOG_INSTALL_ROOT_HANDLER": False,
         "DOWNLOADER_MIDDLEWARES": {
             "sitecheck.crawler.guard.AddressGuardMiddleware": 50,
+            "sitecheck.crawler.guard.CredentialsMiddleware": 60,
         },
         "SPIDER_MIDDLEWARES": {
             "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
@@ -75,30 +79,52 @@ def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
 def run_crawl(site: SiteConfig, store: Store, *, clock=utc_clock, log_level: str = "WARNING",
               progress: str | None = None) -> RunSummary:
     """Crawl `site` once, record everything in `store`, return the summary."""
-    recorder = RunRecorder(store, site, clock=clock)
-    settings = scrapy_settings(site, log_level)
-    if progress:
-        settings["SITECHECK_PROGRESS"] = progress
-    process = CrawlerProcess(settings, install_root_handler=False)  # cli.py configures logging
-    logging.getLogger("scrapy").setLevel(max(logging.WARNING, logging.getLevelName(log_level)))
-    crawler = process.create_crawler(SiteSpider)
-    outcome: dict[str, str] = {}
+    return run_crawls([(site, store)], clock=clock, log_level=log_level, progress=progress)[0]
 
+
+def run_crawls(jobs: list[tuple[SiteConfig, Store]], *, clock=utc_clock, log_level: str = "WARNING",
+               progress: str | None = None) -> list[RunSummary]:
+    """Crawl several sites at once in this process, each with its own politeness limits.
+
+    Every site gets its own Scrapy crawler (own settings: concurrency, delay,
+    timeout) and its own recorder; they share the reactor, so writes to the
+    store stay serial.
+    """
+    process = CrawlerProcess({"TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+                              "LOG_LEVEL": log_level,
+                              "LOG_INSTALL_ROOT_HANDLER": False})  # cli.py configures logging
+    running = []
+    for i, (site, store) in enumerate(jobs):
+        settings = scrapy_settings(site, log_level)
+        if progress:
+            settings["SITECHECK_PROGRESS"] = progress
+        if len(jobs) > 1:
+            settings["SITECHECK_PROGRESS"] = "log" if settings["SITECHECK_PROGRESS"] != "off" else "off"
+        credentials = load_credentials(site)  # before the run starts: a missing secret is a config error
+        for handler in logging.root.handlers:
+            handler.addFilter(RedactingFilter(credentials.secrets))
+        recorder = RunRecorder(store, site, clock=clock)
+        crawler = Crawler(SiteSpider, settings, init_reactor=(i == 0))  # the first installs the reactor
+        outcome: dict[str, str] = {}
+        crawler.signals.connect(_remember_reason(outcome), signal=signals.spider_closed, weak=False)
+        process.crawl(crawler, site=site, recorder=recorder, credentials=credentials)
+        running.append((crawler, recorder, outcome))
+    process.start()
+    summaries = []
+    for crawler, recorder, outcome in running:
+        reason = outcome.get("reason", "unknown")
+        status = "complete" if reason == "finished" else "incomplete"
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        keep = {k: v for k, v in stats.items() if isinstance(v, (int, float, str)) and k.startswith(
+            ("downloader/response_count", "downloader/request_count", "downloader/response_bytes",
+             "retry/count", "elapsed"))}
+        recorder.record_traps(crawler.spider.traps() if crawler.spider else [])
+        summaries.append(recorder.finish(status, error="" if status == "complete" else f"crawl ended: {reason}",
+                                         stats=keep))
+    return summaries
+
+
+def _remember_reason(outcome: dict[str, str]):
     def closed(spider, reason):
         outcome["reason"] = reason
-
-    from scrapy import signals
-
-    crawler.signals.connect(closed, signal=signals.spider_closed)
-    process.crawl(crawler, site=site, recorder=recorder)
-    process.start()
-    reason = outcome.get("reason", "unknown")
-    status = "complete" if reason == "finished" else "incomplete"
-    stats = crawler.stats.get_stats() if crawler.stats else {}
-    keep = {k: v for k, v in stats.items()
-            if isinstance(v, (int, float, str)) and k.startswith(("downloader/response_count",
-                                                                   "downloader/request_count",
-                                                                   "downloader/response_bytes",
-                                                                   "retry/count", "elapsed"))}
-    return recorder.finish(status, error="" if status == "complete" else f"crawl ended: {reason}",
-                           stats=keep)
+    return closed

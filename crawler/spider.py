@@ -23,6 +23,7 @@ from scrapy.exceptions import StopDownload
 from sitecheck.config import SiteConfig
 from sitecheck.model import Element, Link, Page, Reason, Target, TargetKind
 
+from .decode import decode_page
 from .classify import is_soft404, reason_for_failure, reason_for_status, soft404_matcher
 from .extract import extract_links
 from .guard import AddressRefused
@@ -64,10 +65,11 @@ class SiteSpider(scrapy.Spider):
     name = "sitecheck"
     custom_settings: dict = {}
 
-    def __init__(self, site: SiteConfig, recorder=None, **kwargs):
+    def __init__(self, site: SiteConfig, recorder=None, credentials=None, **kwargs):
         super().__init__(**kwargs)
         self.site = site
         self.recorder = recorder  # sitecheck.recorder.RunRecorder: where results go
+        self.credentials = credentials or {}  # netloc -> headers (sitecheck.credentials)
         crawl = site.crawl
         self.crawl_opts = crawl
         self.session_params = frozenset(p.lower() for p in crawl["session_params"])
@@ -89,6 +91,11 @@ class SiteSpider(scrapy.Spider):
 
     # --- requests -------------------------------------------------------------------
 
+    def traps(self) -> list[dict]:
+        """What the trap defences refused, one entry per URL shape (for the run's findings)."""
+        return [{"rule": rule, "shape": shape, "count": n, "example": example}
+                for (rule, shape), (n, example) in self.trap.refused.items()]
+
     async def start(self):
         for url, host_key in self.homepages.items():
             self.seen.add(url)
@@ -109,25 +116,21 @@ class SiteSpider(scrapy.Spider):
         host = self.site.host_for(urlsplit(url).netloc)
         return host.key if host else None
 
-    def _discover(self, link_url: str, element: Element, depth: int) -> tuple[str, scrapy.Request | None, PageResult | None]:
-        """Decide what to do with a newly found URL: request it, record it as skipped, or nothing."""
+    def _discover(self, link_url: str, element: Element, depth: int) -> scrapy.Request | None:
+        """A request for a newly found URL, or None when it is beyond the horizon or a trap."""
         host_key = self._host_key(link_url)
         kind = kind_of(link_url, element, host_key is not None)
         if kind == TargetKind.PAGE:
-            refusal = None
             if depth > self.crawl_opts["max_depth"]:
-                return link_url, None, None  # beyond the crawl's horizon: neither fetched nor judged
+                return None  # beyond the crawl's horizon: neither fetched nor judged
             if self.pages_scheduled >= self.crawl_opts["max_pages"]:
-                return link_url, None, None
-            refusal = self.trap.refusal(link_url)
-            if refusal:
-                t = Target(link_url, kind, Reason.TRAP, host_key=host_key, error=refusal)
-                return link_url, None, PageResult(t, {"depth": depth})
+                return None
+            if self.trap.refusal(link_url):
+                return None  # counted by the guard, reported once per URL shape
             self.pages_scheduled += 1
         elif host_key is None and not self.crawl_opts["check_external"]:
-            return link_url, None, None
-        fetch = Fetch(link_url, kind, host_key, depth)
-        return link_url, self._request(fetch, link_url), None
+            return None
+        return self._request(Fetch(link_url, kind, host_key, depth), link_url)
 
     # --- responses ------------------------------------------------------------------
 
@@ -174,18 +177,18 @@ class SiteSpider(scrapy.Spider):
 
     def _parse_page(self, response, fetch: Fetch, target: Target, extra: dict):
         try:
-            html = response.text
-        except Exception:  # noqa: BLE001 - undecodable bytes: treat as empty page
-            html = ""
+            html, encoding, problem = decode_page(response.body, response.encoding, response.text)
+        except Exception:  # noqa: BLE001 - undecodable bytes: treat as an empty page, say so
+            html, encoding, problem = "", response.encoding, "invalid: the body could not be decoded"
         page = Page(url=fetch.url, html=html, host_key=fetch.host_key, site=self.site.key,
                     final_url=response.url, status=response.status, depth=fetch.depth,
-                    is_homepage=fetch.is_homepage, encoding=response.encoding,
+                    is_homepage=fetch.is_homepage, encoding=encoding, decode_problem=problem,
                     content_type=target.content_type, latency_s=target.latency_s or 0.0,
                     size=target.size or 0, fetched_at=extra["fetched_at"])
         tree = page.tree
         titles = tree.xpath("//title/text()")
         page.title = " ".join(" ".join(titles).split())[:300]
-        extra.update(title=page.title, encoding=response.encoding)
+        extra.update(title=page.title, encoding=encoding)
         headings = " ".join(tree.xpath("//h1//text()|//h2//text()"))[:500]
         if is_soft404(self.soft404, page.title + " " + headings, page.visible_text):
             target.reason = Reason.SOFT_404
@@ -208,11 +211,9 @@ class SiteSpider(scrapy.Spider):
                 continue
             self.seen.add(url)
             element = Element.A if link.element == Element.PAGINATION else link.element
-            _, request, skipped = self._discover(url, element, fetch.depth + 1)
+            request = self._discover(url, element, fetch.depth + 1)
             if request is not None:
                 requests.append(request)
-            elif skipped is not None:
-                yield skipped
         yield result
         yield from requests
         yield from self._claimed_results(fetch, target, extra)

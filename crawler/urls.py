@@ -76,20 +76,30 @@ class TrapGuard:
         self.max_url_length = max_url_length
         self.max_repeated = max_repeated_segments
         self._patterns: Counter[str] = Counter()
+        # (rule, shape) -> [refused count, first example URL]; reported once per shape, not per URL.
+        self.refused: dict[tuple[str, str], list] = {}
 
     def refusal(self, url: str) -> str | None:
-        if len(url) > self.max_url_length:
-            return f"URL longer than {self.max_url_length} characters"
         parts = urlsplit(url)
-        segments = [s for s in parts.path.split("/") if s]
-        if segments:
-            most = Counter(segments).most_common(1)[0][1]
-            if most > self.max_repeated:
-                return "path segment repeats"
         # Query keys count, values do not: ?y=2026&m=11 and ?y=2027&m=1 share a shape.
         keys = "&".join(sorted(k for k, _ in parse_qsl(parts.query, keep_blank_values=True)))
-        shape = parts.netloc + _DIGITS.sub("0", parts.path) + "?" + _DIGITS.sub("0", keys)
-        self._patterns[shape] += 1
-        if self._patterns[shape] > self.max_per_pattern:
-            return f"more than {self.max_per_pattern} pages of the same URL shape"
-        return None
+        shape = parts.netloc + _DIGITS.sub("0", parts.path[:200]) + "?" + _DIGITS.sub("0", keys[:200])
+        rule = None
+        if len(url) > self.max_url_length:
+            rule = f"URL longer than {self.max_url_length} characters"
+        else:
+            segments = [s for s in parts.path.split("/") if s]
+            if segments and Counter(segments).most_common(1)[0][1] > self.max_repeated:
+                rule = "path segment repeats"
+                shape = parts.netloc + "/" + segments[0] + "/..."
+            else:
+                self._patterns[shape] += 1
+                if self._patterns[shape] > self.max_per_pattern:
+                    rule = f"more than {self.max_per_pattern} pages of the same URL shape"
+        if rule is not None:
+            entry = self.refused.get((rule, shape))
+            if entry is not None:
+                entry[0] += 1
+            elif len(self.refused) < 1000:
+                self.refused[(rule, shape)] = [1, url]
+        return rule

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sitecheck import __version__
 from sitecheck.config import ConfigError, SiteConfig, find_site_file, load_site
+from sitecheck.credentials import CredentialError
 from sitecheck.model import Severity
 from sitecheck.store import Store, StoreError, default_db_path
 
@@ -65,19 +66,40 @@ def open_store(args: argparse.Namespace, readonly: bool = False) -> Store:
 
 @command("run")
 def cmd_run(args: argparse.Namespace) -> int:
-    from sitecheck.crawler.runner import run_crawl
+    from sitecheck.crawler.runner import run_crawls
     from sitecheck.summary import format_summary
 
-    site = site_from_args(args)
+    sites = all_sites(args) if args.all else [site_from_args(args)]
     fail_on = Severity.parse(args.fail_on)
-    with open_store(args) as store:
-        summary = run_crawl(site, store, log_level="DEBUG" if args.verbose > 1 else "INFO" if args.verbose else
-                            "WARNING", progress=args.progress)
-        print(format_summary(site, store, summary), flush=True)
-    if summary.status != "complete":
-        return EXIT_FINDINGS
-    worst = max(summary.findings_by_severity, default=None)
-    return EXIT_FINDINGS if worst is not None and worst >= fail_on else EXIT_OK
+    stores = [open_store(args) for _ in sites]  # one connection per crawl: each has its own run
+    try:
+        summaries = run_crawls(list(zip(sites, stores)), progress=args.progress,
+                               log_level="DEBUG" if args.verbose > 1 else "INFO" if args.verbose else "WARNING")
+        for site, store, summary in zip(sites, stores, summaries):
+            print(format_summary(site, store, summary), flush=True)
+    finally:
+        for store in stores:
+            store.close()
+    code = EXIT_OK
+    for summary in summaries:
+        worst = max(summary.findings_by_severity, default=None)
+        if summary.status != "complete" or (worst is not None and worst >= fail_on):
+            code = EXIT_FINDINGS
+    return code
+
+
+def all_sites(args: argparse.Namespace) -> list[SiteConfig]:
+    paths = sorted((config_dir(args) / "sites").glob("*.yaml"))
+    if not paths:
+        raise UsageError(f"no site files in {config_dir(args) / 'sites'}")
+    sites = [load_site(p) for p in paths]
+    seen: dict[str, Path] = {}
+    for site in sites:
+        if site.key in seen:
+            raise ConfigError(site.path, None, "site", f"duplicate site key {site.key!r} (also in {seen[site.key]})",
+                              "each site file needs its own key")
+        seen[site.key] = site.path
+    return sites
 
 
 @command("check-config")
@@ -199,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Crawl every configured host of a site, check every link target, "
                                     "run the site's checks, store the run and print a summary.")
     common(sp)
+    sp.add_argument("--all", action="store_true", help="crawl every site file in <config-dir>/sites at once, "
+                                                       "each within its own politeness limits")
     sp.add_argument("--fail-on", default="error", choices=[s.label for s in Severity],
                     help="exit 1 when a finding has at least this severity (default: error)")
     sp.add_argument("--progress", choices=["auto", "live", "log", "off"],
@@ -254,7 +278,7 @@ def _import_command_module(path: str):
     try:
         return importlib.import_module(path)
     except ModuleNotFoundError as exc:
-        if exc.name and path.startswith(exc.name):  # that feature is not installed in this tree
+        if exc.name and exc.name.startswith(path.rsplit(".", 1)[0]):  # that feature is not in this tree
             return None
         raise
 
@@ -265,15 +289,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
-    logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else
-                        logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.root.handlers:
+        handler.setLevel(level)  # Scrapy resets the root logger's level; the handler's level holds
+    if args.verbose < 2:
+        logging.getLogger("scrapy").setLevel(logging.WARNING)
     handler = getattr(args, "handler", None) or COMMANDS[args.command]
     try:
         return handler(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (UsageError, StoreError) as exc:
+    except (UsageError, StoreError, CredentialError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

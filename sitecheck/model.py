@@ -171,6 +171,7 @@ class Page:
     size: int = 0
     links: list[Link] = field(default_factory=list)
     fetched_at: datetime | None = None
+    decode_problem: str = ""  # set by the crawler: "mismatch: ..." or "invalid: ..." (see crawler/decode.py)
 
     def __post_init__(self) -> None:
         if not self.final_url:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from sitecheck.checks import registry
 from sitecheck.checks.base import Check, Disabled
@@ -136,6 +137,17 @@ class RunRecorder:
         if self._facts:
             self.store.add_facts(self.run_id, self._facts)
             self._facts = []
+
+    def record_traps(self, traps: list[dict]) -> None:
+        """One finding per URL shape the trap defences cut off, so the webmaster can see what was skipped."""
+        for t in traps:
+            self._findings.append(Finding(
+                "crawl.trap", Severity.INFO, t["example"],
+                f"疑似爬虫陷阱，已跳过 {t['count']} 个同类链接：{t['rule']}", "crawler",
+                self.site.host_for(urlsplit(t["example"]).netloc).key if self.site.host_for(
+                    urlsplit(t["example"]).netloc) else None,
+                details=t))
+            self.finding_count += 1
 
     # --- at the end -------------------------------------------------------------------
 

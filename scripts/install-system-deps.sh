@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Debian packages the tests use: a real Prometheus (promtool too), nginx for the
+# benchmark, Chromium and CJK fonts for the report screenshot. Installs only what is
+# missing; without root it prints what to install and carries on (those tests skip).
+set -euo pipefail
+need=()
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v chromium >/dev/null || need+=(chromium)
+fc-list 2>/dev/null | grep -qi "noto.*cjk" || need+=(fonts-noto-cjk)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "note: not root; install these for the full test suite: ${need[*]}" >&2
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# The Debian package starts a system Prometheus on :9090; tests start their own.
+systemctl disable --now prometheus >/dev/null 2>&1 || pkill -x prometheus || true
