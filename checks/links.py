@@ -18,8 +18,16 @@ from .base import Check, Output, RunView
 _THROTTLED = {Reason.RATE_LIMITED: "link.rate_limited", Reason.BLOCKED: "link.blocked"}
 _NOT_CHECKED = {Reason.PRIVATE_ADDRESS, Reason.ROBOTS, Reason.TRAP}
 
-_KIND_ZH = {TargetKind.PAGE: "页面", TargetKind.IMAGE: "图片", TargetKind.ATTACHMENT: "附件",
-            TargetKind.EXTERNAL: "外部链接", TargetKind.RESOURCE: "资源"}
+_KIND_ZH = {TargetKind.PAGE: "链接", TargetKind.IMAGE: "图片", TargetKind.ATTACHMENT: "附件",
+            TargetKind.EXTERNAL: "外部链接", TargetKind.RESOURCE: "资源文件"}
+REASON_ZH = {
+    Reason.NOT_FOUND: "页面不存在", Reason.SERVER_ERROR: "服务器错误", Reason.HTTP_STATUS: "HTTP 错误",
+    Reason.TIMEOUT: "响应超时", Reason.REFUSED: "连接被拒绝", Reason.RESET: "连接中断", Reason.DNS: "域名解析失败",
+    Reason.TLS: "证书或 TLS 错误", Reason.REDIRECT_LOOP: "循环跳转", Reason.TOO_MANY_REDIRECTS: "跳转次数过多",
+    Reason.SOFT_404: "软 404（页面显示不存在）", Reason.TOO_LARGE: "内容过大", Reason.ERROR: "其他错误",
+    Reason.RATE_LIMITED: "服务器限流", Reason.BLOCKED: "防火墙拦截", Reason.PRIVATE_ADDRESS: "内网地址，未检查",
+    Reason.ROBOTS: "robots.txt 禁止，未检查", Reason.TRAP: "疑似陷阱，未检查",
+}
 
 
 class LinksCheck(Check):
@@ -55,15 +63,16 @@ class LinksCheck(Check):
                    "redirects": t.redirects, "on_homepage": t.on_homepage}
         if is_homepage and t.reason.is_failure:
             yield Finding("site.homepage_down", Severity.CRITICAL, t.url,
-                          f"首页无法访问 ({t.reason.value})", self.name, t.host_key, details=details)
+                          f"首页无法访问：{REASON_ZH[t.reason]}", self.name, t.host_key, details=details)
             return
         if t.reason in _THROTTLED:
             yield Finding(_THROTTLED[t.reason], Severity.WARNING, t.url,
-                          f"服务器限流或拦截 ({t.status})", self.name, t.host_key, details=details)
+                          f"{REASON_ZH[t.reason]}（HTTP {t.status}），不计为失效链接", self.name, t.host_key,
+                          details=details)
             return
         if t.reason in _NOT_CHECKED:
             if self.opts["report_not_checked"]:
-                yield Finding("link.not_checked", Severity.INFO, t.url, f"未检查: {t.reason.value}",
+                yield Finding("link.not_checked", Severity.INFO, t.url, REASON_ZH[t.reason],
                               self.name, t.host_key, details=details)
             return
         if not t.reason.is_failure:
@@ -73,5 +82,5 @@ class LinksCheck(Check):
         severity = Severity.ERROR if t.internal else Severity.parse(self.opts["external_severity"])
         code = "link.broken_homepage" if t.on_homepage else "link.broken"
         where = "首页" if t.on_homepage else "页面"
-        yield Finding(code, severity, t.url, f"{where}{_KIND_ZH[t.kind]}链接不可用 ({t.reason.value})",
+        yield Finding(code, severity, t.url, f"{where}{_KIND_ZH[t.kind]}不可用：{REASON_ZH[t.reason]}",
                       self.name, t.host_key, details=details)

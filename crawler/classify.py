@@ -29,11 +29,14 @@ def reason_for_status(status: int, headers: dict[bytes, list[bytes]] | None = No
     return Reason.HTTP_STATUS
 
 
-def _looks_like_bot_wall(headers: dict[bytes, list[bytes]], body_head: str) -> bool:
+def _looks_like_bot_wall(headers, body_head: str) -> bool:
+    """headers: Scrapy Headers or a plain {name: [values]} mapping."""
     names = {k.lower() for k in headers}
     if any(h in names for h in _BOT_WALL_HEADERS):
         return True
-    server = b" ".join(headers.get(b"Server", []) + headers.get(b"server", [])).lower()
+    getlist = getattr(headers, "getlist", None)
+    values = getlist(b"Server") if getlist else headers.get(b"Server", []) + headers.get(b"server", [])
+    server = b" ".join(values).lower()
     if b"waf" in server or b"cloudflare" in server:
         return True
     return bool(_BOT_WALL_TEXT.search(body_head[:4000]))

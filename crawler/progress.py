@@ -40,6 +40,8 @@ class Progress:
     def closed(self, spider, reason):
         if self.loop and self.loop.running:
             self.loop.stop()
+        if self.mode != "off":
+            self.tick()  # the final figures, also for crawls shorter than one interval
         if self.mode == "live":
             self.stream.write("\n")
             self.stream.flush()

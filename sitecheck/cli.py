@@ -294,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     for handler in logging.root.handlers:
         handler.setLevel(level)  # Scrapy resets the root logger's level; the handler's level holds
     if args.verbose < 2:
-        logging.getLogger("scrapy").setLevel(logging.WARNING)
+        # Download failures are findings in the summary; Scrapy's own lines about them are noise here.
+        logging.getLogger("scrapy").setLevel(logging.WARNING if args.verbose else logging.CRITICAL)
     handler = getattr(args, "handler", None) or COMMANDS[args.command]
     try:
         return handler(args)

@@ -1,0 +1,134 @@
+"""End to end: crawl the demo portal and find exactly the planted faults, no more, no fewer.
+
+The demo server runs in this process (threads); the crawl runs in a subprocess,
+as `sitecheck run` does, because Scrapy's reactor cannot restart in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from sitecheck.demo import manifest as M
+from sitecheck.demo.server import DemoServer
+from sitecheck.store import Store
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[1]
+LINK_CODES = {"link.broken", "link.broken_homepage", "site.homepage_down"}
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("demo")
+    demo = DemoServer(port=0, timeout_fault_seconds=6.0, slow_seconds=1.5).start()
+    try:
+        site_file = demo.write_site_file(tmp / "demo.yaml")
+        db = tmp / "s.sqlite3"
+        proc = subprocess.run([sys.executable, "-m", "sitecheck.cli", "run", "--config", str(site_file),
+                               "--db", str(db), "--progress", "log", "-v"],
+                              capture_output=True, text=True, timeout=300)
+        stats = demo.stats()
+        export = json.loads(subprocess.run(
+            [sys.executable, "-m", "sitecheck.cli", "export", "--site", "demo", "--db", str(db)],
+            capture_output=True, text=True, check=True).stdout)
+        yield {"proc": proc, "export": export, "stats": stats, "urls": demo.urls, "today": demo.today, "db": db}
+    finally:
+        demo.stop()
+
+
+def _url(c, place):
+    return M.url_of(c["urls"], place, c["today"])
+
+
+def test_run_completes_with_findings_exit_code(crawl):
+    proc = crawl["proc"]
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert "progress: pages" in proc.stderr  # log-mode progress lines when not on a terminal
+    assert "甘肃省演示工业和信息化厅 (demo)" in proc.stdout and "complete" in proc.stdout
+
+
+def test_export_matches_its_json_schema(crawl):
+    schema = json.loads((ROOT / "schemas" / "export.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(crawl["export"], schema)
+
+
+def test_exact_broken_targets_by_reason_and_place(crawl):
+    found = {(f["url"], f["details"]["reason"], f["code"] == "link.broken_homepage")
+             for f in crawl["export"]["findings"] if f["code"] in LINK_CODES}
+    assert found == M.expected_broken(crawl["urls"])
+
+
+def test_broken_findings_name_the_referring_page_and_kind(crawl):
+    by_url = {f["url"]: f for f in crawl["export"]["findings"] if f["code"] in LINK_CODES}
+    for entry in M.BROKEN:
+        f = by_url[M.url_of(crawl["urls"], entry, crawl["today"])]
+        assert f["details"]["kind"] == entry["kind"]
+        assert _url(crawl, entry["linked_from"]) in {r["page"] for r in f["found_on"]}
+        assert f["severity"] == ("error" if entry["host"] not in ("external", "dead") else "warning")
+
+
+def test_throttled_and_not_checked_are_not_broken(crawl):
+    findings = crawl["export"]["findings"]
+    throttled = {(f["url"], f["details"]["reason"]) for f in findings
+                 if f["code"] in ("link.rate_limited", "link.blocked")}
+    assert throttled == {(_url(crawl, t), t["reason"]) for t in M.THROTTLED}
+    not_checked = {(f["url"], f["details"]["reason"]) for f in findings if f["code"] == "link.not_checked"}
+    assert not_checked == {(_url(crawl, t), t["reason"]) for t in M.NOT_CHECKED}
+
+
+def test_slow_pages_exactly(crawl):
+    slow = {f["url"] for f in crawl["export"]["findings"] if f["code"] == "page.slow"}
+    assert slow == {_url(crawl, s) for s in M.SLOW}
+
+
+def test_quiet_places_are_not_reported(crawl):
+    reported = {(f["url"], f["code"]) for f in crawl["export"]["findings"]}
+    for q in M.QUIET:
+        assert (_url(crawl, q), q["kind"]) not in reported, q["why"]
+
+
+def test_big_attachment_checked_without_downloading_it(crawl):
+    pages = {p["url"]: p for p in crawl["export"]["pages"]}
+    for large in M.LARGE:
+        url = _url(crawl, large)
+        assert pages[url]["reason"] == "ok" and pages[url]["size"] == large["size"]
+        assert crawl["stats"]["bytes_by_path"].get(large["path"], 0) <= 1024 * 1024
+
+
+def test_pagination_only_pages_were_crawled(crawl):
+    pages = {p["url"]: p for p in crawl["export"]["pages"]}
+    for entry in M.PAGINATION_ONLY:
+        url = _url(crawl, entry)
+        assert url in pages, f"{url} reachable only through createPageHTML was not crawled"
+        assert pages[url]["status"] == 200
+
+
+def test_gbk_subsite_decoded(crawl):
+    gbk = [p for p in crawl["export"]["pages"] if p["host"] == "gbk" and p["kind"] == "page"]
+    assert gbk and all(p["encoding"] == "gb18030" for p in gbk)
+    home = next(p for p in gbk if p["url"] == crawl["urls"]["gbk"])
+    assert "无线电" in home["title"]
+
+
+def test_traps_stayed_bounded(crawl):
+    pages = crawl["export"]["pages"]
+    for trap in M.TRAPS:
+        prefix = _url(crawl, trap)
+        under = [p for p in pages if p["url"].startswith(prefix.split("?")[0])]
+        assert len(under) <= 31, f"trap {trap['kind']}: {len(under)} pages"
+    assert len(pages) < 400
+    assert any(f["code"] == "crawl.trap" for f in crawl["export"]["findings"])
+
+
+def test_store_is_consistent_and_run_recorded(crawl):
+    with Store(crawl["db"], readonly=True) as store:
+        assert store.integrity_ok()
+        run = store.latest_run("demo")
+        assert run.status == "complete" and run.pages > 150
