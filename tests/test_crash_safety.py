@@ -1,0 +1,91 @@
+"""Killing a crawl at any moment leaves a consistent store; the next run completes."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sitecheck.demo.server import DemoServer
+from sitecheck.store import Store
+
+pytestmark = pytest.mark.e2e
+
+
+def _slow_site_file(demo: DemoServer, tmp_path):
+    """The demo with a politeness delay, so a crawl lasts long enough to be killed mid-way."""
+    path = demo.write_site_file(tmp_path / "demo.yaml")
+    text = path.read_text(encoding="utf-8").replace("delay_seconds: 0", "delay_seconds: 0.02")
+    assert "delay_seconds: 0.02" in text
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _start(site_file, db):
+    return subprocess.Popen([sys.executable, "-m", "sitecheck.cli", "run", "--config", str(site_file),
+                             "--db", str(db), "--progress", "off"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_run_row(db, proc, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                with Store(db, readonly=True) as store:
+                    if store.runs("demo", limit=1) and store.runs("demo", limit=1)[0].status == "running":
+                        return
+            except Exception:  # noqa: BLE001 - the store may be mid-creation
+                pass
+        time.sleep(0.05)
+
+
+def test_sigkill_at_random_moments(tmp_path):
+    rng = random.Random(20261127)
+    db = tmp_path / "s.sqlite3"
+    with DemoServer(port=0, timeout_fault_seconds=2.0, slow_seconds=1.2) as demo:
+        site_file = _slow_site_file(demo, tmp_path)
+        killed = []
+        for _ in range(5):
+            proc = _start(site_file, db)
+            _wait_for_run_row(db, proc)
+            time.sleep(rng.uniform(0.0, 2.5))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            with Store(db) as store:  # the next opener finds the dead run
+                assert store.integrity_ok()
+                store.recover_interrupted()
+                runs = store.runs("demo")
+                killed.append(runs[0].id)
+                assert runs[0].status == "incomplete"
+                assert all(r.status == "incomplete" for r in runs)
+                assert [r.id for r in runs] == sorted(killed, reverse=True)
+        proc = _start(site_file, db)
+        assert proc.wait(120) == 1, proc.stderr.read()[-2000:]
+    with Store(db, readonly=True) as store:
+        assert store.integrity_ok()
+        latest = store.latest_run("demo")
+        assert latest.status == "complete" and latest.pages > 150
+        assert len(store.runs("demo")) == 6
+        assert not list(tmp_path.glob("*.scratch"))
+
+
+def test_sigterm_stops_gracefully_and_marks_incomplete(tmp_path):
+    db = tmp_path / "s.sqlite3"
+    with DemoServer(port=0, timeout_fault_seconds=2.0, slow_seconds=1.2) as demo:
+        proc = _start(_slow_site_file(demo, tmp_path), db)
+        _wait_for_run_row(db, proc)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(60)
+    assert code == 1
+    with Store(db, readonly=True) as store:
+        assert store.integrity_ok()
+        run = store.latest_run("demo", ("complete", "incomplete", "running"))
+        assert run.status == "incomplete"
+        assert run.error.startswith("crawl ended: shutdown")
+        assert run.targets > 0  # what was checked before the signal is kept
