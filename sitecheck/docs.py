@@ -16,21 +16,16 @@ from sitecheck.config.sitefile import SITE_FILE
 HEADER = "| key | type | default | meaning |\n|---|---|---|---|"
 
 
-def config_markdown() -> str:
-    parts = ["# Site file reference",
-             "",
-             "Generated from the settings table by `sitecheck config-docs`; do not edit by hand.",
-             "A site file is YAML (UTF-8). Unknown keys are errors. Validate with `sitecheck check-config`.",
-             "Editors can complete and validate it with `schemas/site.schema.json`",
-             "(add `# yaml-language-server: $schema=../../schemas/site.schema.json` as the first line).",
-             "",
-             "## Keys", "", HEADER, *to_markdown_rows(SITE_FILE.fields), "",
-             "## Checks", "",
-             "Enable checks by name under `checks:`; each takes the options below. Omitting `checks:` runs "
+def keys_markdown() -> str:
+    return "\n".join([HEADER, *to_markdown_rows(SITE_FILE.fields)])
+
+
+def checks_markdown(level: str = "###") -> str:
+    parts = ["Enable checks by name under `checks:`; each takes the options below. Omitting `checks:` runs "
              "every built-in check with its defaults.", ""]
     for name in sorted(registry.BUILTIN_CHECKS):
         cls = registry.load(name)
-        parts += [f"### `{name}`", "", cls.description, ""]
+        parts += [f"{level} `{name}`", "", cls.description, ""]
         if cls.options:
             parts += [HEADER, *to_markdown_rows(cls.options, f"checks.{name}."), ""]
         else:
@@ -39,7 +34,28 @@ def config_markdown() -> str:
             parts += ["| finding code | meaning |", "|---|---|"]
             parts += [f"| `{code}` | {meaning} |" for code, meaning in cls.codes.items()]
             parts.append("")
-    return "\n".join(parts)
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def config_markdown() -> str:
+    return "\n".join([
+        "# Site file reference", "",
+        "Generated from the settings table by `sitecheck config-docs`; do not edit by hand.",
+        "A site file is YAML (UTF-8). Unknown keys are errors. Validate with `sitecheck check-config`.",
+        "Editors can complete and validate it with `schemas/site.schema.json`",
+        "(add `# yaml-language-server: $schema=../../schemas/site.schema.json` as the first line).", "",
+        "## Keys", "", keys_markdown(), "", "## Checks", "", checks_markdown()])
+
+
+def fill_readme(text: str) -> str:
+    """Replace the generated sections of README.md (between <!-- NAME:start --> and <!-- NAME:end -->)."""
+    for name, body in (("config-keys", keys_markdown() + "\n"), ("checks", checks_markdown("####"))):
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start in text and end in text:
+            head, rest = text.split(start, 1)
+            _, tail = rest.split(end, 1)
+            text = f"{head}{start}\n{body}{end}{tail}"
+    return text
 
 
 def site_json_schema() -> dict:
@@ -64,6 +80,10 @@ def generated_files() -> dict[str, str]:
 
 def write_generated(root: Path) -> list[Path]:
     written = []
+    readme = root / "README.md"
+    if readme.exists():
+        readme.write_text(fill_readme(readme.read_text(encoding="utf-8")), encoding="utf-8")
+        written.append(readme)
     for rel, text in generated_files().items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,14 @@ def test_generated_files_are_up_to_date():
         assert on_disk == text, f"{rel} is stale: run 'sitecheck config-docs'"
 
 
+def test_readme_generated_sections_are_up_to_date():
+    from sitecheck.docs import fill_readme
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "<!-- config-keys:start -->" in readme and "<!-- checks:start -->" in readme
+    assert fill_readme(readme) == readme, "README.md is stale: run 'sitecheck config-docs'"
+
+
 def test_config_docs_cover_every_key_and_check():
     doc = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
     for row in to_markdown_rows(SITE_FILE.fields):
