@@ -269,7 +269,8 @@ def _docx(text: str) -> bytes:
         '/></Types>',
         "_rels/.rels": _RELS.format(target="word/document.xml"),
         "word/document.xml": '<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats'
-        f'.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>{escape(text)}</w:t></w:r></w:p></w:body></w:document>',
+        f'.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>{escape(text)}</w:t></w:r></w:p></w:body>'
+        '</w:document>',
     })
 
 
@@ -440,10 +441,11 @@ class DemoSite:
         spec = HOSTS[host]
         jiucuo = (f"{spec.jiucuo_base}/exposure/jiucuo.html?site_code={spec.jiucuo_code or spec.site_code}"
                   f"&amp;url={quote(self.url(host, path), safe='')}")
-        beian = (f' <a href="http://www.beian.gov.cn/portal/registerSystemInfo?recordcode={spec.beian}" target="_blank">'
-                 f'<img src="/images/ga.png" alt="">甘公网安备 {spec.beian}号</a>') if spec.beian else ""
+        beian = (f' <a href="http://www.beian.gov.cn/portal/registerSystemInfo?recordcode={spec.beian}"'
+                 f' target="_blank"><img src="/images/ga.png" alt="">甘公网安备 {spec.beian}号</a>') if spec.beian else ""
         conac = ("%3Cspan id='_ideConac' %3E%3Ca href='https://bszs.conac.cn/sitename?method=show&id=" + spec.conac_id
-                 + "' target='_blank'%3E%3Cimg src='https://dcs.conac.cn/image/red.png' border='0'%3E%3C/a%3E%3C/span%3E"
+                 + "' target='_blank'%3E%3Cimg src='https://dcs.conac.cn/image/red.png' border='0'%3E%3C/a%3E"
+                 "%3C/span%3E"
                  "%3Cscript src='https://dcs.conac.cn/js/28/000/0000/" + spec.conac_id[:8]
                  + "/CA28000000" + spec.conac_id[:8] + "0001.js' type='text/javascript'%3E%3C/script%3E")
         credit = "兰州演示喆信网络科技有限公司" if host == "gbk" else "甘肃省演示信息中心"  # 喆: GBK, not GB2312
@@ -706,8 +708,9 @@ class DemoSite:
                 "办理地点": "兰州市城关区演示路1号政务服务大厅3号窗口。", "办理时间": "工作日上午9:00-12:00，下午14:30-17:30。",
                 "联系电话": "0931-8888888", "办理流程": "网上申请、窗口受理、审核、公示、办结。",
             }
-            sections = "\n".join(f'<div class="section"><h3>{label}</h3><div class="content">{content[label]}</div></div>'
-                                 for label in GUIDE_SECTIONS if label not in missing)
+            sections = "\n".join(
+                f'<div class="section"><h3>{label}</h3><div class="content">{content[label]}</div></div>'
+                for label in GUIDE_SECTIONS if label not in missing)
             self.page("portal", f"/bsfw/bszn/{key}.html", f"{name}办事指南",
                       f'<div class="bszn"><h2>{name}办事指南</h2>\n{sections}\n</div>')
             rows.append(f'<li><a href="./{key}.html">{name}</a></li>')
