@@ -17,6 +17,12 @@ BUILTIN_CHECKS: dict[str, str] = {
     "links": "sitecheck.checks.links:LinksCheck",
     "slow_pages": "sitecheck.checks.slow_pages:SlowPagesCheck",
     "encoding": "sitecheck.checks.encoding:EncodingCheck",
+    "entries": "sitecheck.checks.entries:EntriesCheck",
+    "marks": "sitecheck.checks.marks:MarksCheck",
+    "interaction": "sitecheck.checks.interaction:InteractionCheck",
+    "columns": "sitecheck.checks.columns:ColumnsCheck",
+    "guides": "sitecheck.checks.guides:GuidesCheck",
+    "words": "sitecheck.checks.words:WordsCheck",
 }
 
 

@@ -294,8 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     for handler in logging.root.handlers:
         handler.setLevel(level)  # Scrapy resets the root logger's level; the handler's level holds
     if args.verbose < 2:
-        # Download failures are findings in the summary; Scrapy's own lines about them are noise here.
-        logging.getLogger("scrapy").setLevel(logging.WARNING if args.verbose else logging.CRITICAL)
+        # Download failures are findings in the summary; Scrapy's own lines about them are noise
+        # here. A handler filter, because Scrapy resets logger levels when a crawl starts.
+        floor = logging.WARNING if args.verbose else logging.CRITICAL
+        for handler in logging.root.handlers:
+            handler.addFilter(lambda r: not r.name.startswith("scrapy") or r.levelno >= floor)
     handler = getattr(args, "handler", None) or COMMANDS[args.command]
     try:
         return handler(args)

@@ -132,3 +132,69 @@ def test_store_is_consistent_and_run_recorded(crawl):
         assert store.integrity_ok()
         run = store.latest_run("demo")
         assert run.status == "complete" and run.pages > 150
+
+
+# --- the government layer -----------------------------------------------------------------
+
+GOV_CODES = {g["kind"] for g in M.GOV}
+
+
+def _gov_details_match(entry, f, c) -> bool:
+    d, e = f["details"], entry["expect"]
+    kind = entry["kind"]
+    if kind == "entry.missing":
+        return d["name"] == e["entry"]
+    if kind == "interaction.no_channel":
+        return f["url"] == _url(c, entry)
+    if kind in ("interaction.unanswered", "interaction.late_reply"):
+        ok = d["id"] == e["message"] and d["board"] == e["board"]
+        return ok and (kind != "interaction.late_reply" or d["reply_days"] == e["reply_days"])
+    if kind == "column.stale":
+        return d["name"] == e["column"] and d["age_days"] == e["age_days"] and d["category"] == e["category"]
+    if kind == "column.blank":
+        return d["name"] == e["column"]
+    if kind == "homepage.stale":
+        return d["age_days"] == e["age_days"]
+    if kind == "mark.jiucuo_outdated_host":
+        return d["jiucuo_host"] == e["jiucuo_host"]
+    if kind == "mark.missing":
+        return d["mark"] == e["mark"]
+    if kind == "mark.site_code_mismatch":
+        return d["codes"]["jiucuo"] == e["jiucuo"] and d["codes"]["footer"] == e["footer"]
+    if kind == "words.wrong":
+        return d["wrong"] == e["wrong"] and d["correct"] == e["right"] and f["url"] == _url(c, entry)
+    if kind == "words.forbidden":
+        return d["term"] == e["word"] and f["url"] == _url(c, entry)
+    if kind == "link.hidden":
+        return f["url"] == _url(c, e["target"]) and d["text"] == e["text"]
+    if kind == "guide.incomplete":
+        return sorted(d["missing"]) == sorted(e["missing"]) and f["url"] == _url(c, entry)
+    raise AssertionError(f"no matcher for {kind}")
+
+
+def test_every_planted_government_fault_is_found(crawl):
+    findings = crawl["export"]["findings"]
+    for entry in M.GOV:
+        candidates = [f for f in findings if f["code"] == entry["kind"] and f["host"] == entry["host"]]
+        assert any(_gov_details_match(entry, f, crawl) for f in candidates), \
+            f"{entry['id']}: not found among {[f['details'] for f in candidates]}"
+
+
+def test_no_government_false_positives(crawl):
+    """Each government finding answers exactly one planted fault."""
+    gov = [f for f in crawl["export"]["findings"] if f["code"] in GOV_CODES]
+    assert len(gov) == len(M.GOV)
+    unexplained = [f for f in gov if not any(
+        f["code"] == e["kind"] and f["host"] == e["host"] and _gov_details_match(e, f, crawl) for e in M.GOV)]
+    assert unexplained == []
+    others = {f["code"] for f in crawl["export"]["findings"]} - GOV_CODES
+    assert others <= {"link.broken", "link.broken_homepage", "link.rate_limited", "link.blocked",
+                      "link.not_checked", "page.slow", "crawl.trap"}
+
+
+def test_verdict_names_the_right_veto_items(crawl):
+    verdict = crawl["export"]["verdict"]
+    status = {v["id"]: v["status"] for v in verdict["vetoes"]}
+    assert status == {"unreachable": "no_data", "homepage_stale": "veto", "columns_stale": "pass",
+                      "interaction_poor": "veto", "service_useless": "veto", "serious_error": "veto"}
+    assert verdict["result"] == "不合格" and verdict["estimate"] is True

@@ -92,11 +92,12 @@ def _selector_problem(selector: str) -> str:
 def _rule_categories(site) -> list[str] | None:
     """Category names and aliases of the site's rule set; None when the rule set is not found
     (loading it is then the scorer's error to report, not the site file's)."""
-    from sitecheck.scoring import config_dir_for, load_rules, rules_path
+    from sitecheck.scoring import find_rules, load_rules
 
-    if not rules_path(site.rules, config_dir_for(site)).exists():
+    path = find_rules(site)
+    if path is None:
         return None
-    rules = load_rules(site.rules, config_dir_for(site))
+    rules = load_rules(path)
     if not rules.categories:
         return None
     return [*rules.categories, *(a for c in rules.categories.values() for a in c["aliases"])]
