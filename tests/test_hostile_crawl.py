@@ -163,6 +163,7 @@ auth:
     basic_password_env: SC_PW
     headers_file: headers.txt
 crawl: {{timeout_seconds: 3, progress: log, robots: ignore, allow_networks: [127.0.0.3/32]}}
+checks: {{links: {{}}}}
 """, encoding="utf-8")
         env = {**__import__("os").environ, "SC_USER": secret_user, "SC_PW": secret_pw}
         proc = _run(["run", "--config", str(site), "--db", str(tmp_path / "s.sqlite3"), "-vv"], env=env)
