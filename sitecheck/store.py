@@ -147,6 +147,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX probes_site_time ON probes (site, started_at);
     """,
+    # 2: availability probes say what they probed (the portal homepage is what the
+    # unreachable rule judges) and keep every timing phase (sitecheck.probe).
+    """
+    ALTER TABLE probes ADD COLUMN kind TEXT NOT NULL DEFAULT 'portal';
+    ALTER TABLE probes ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE probes ADD COLUMN final_url TEXT;
+    ALTER TABLE probes ADD COLUMN dns_s REAL;
+    ALTER TABLE probes ADD COLUMN connect_s REAL;
+    ALTER TABLE probes ADD COLUMN tls_s REAL;
+    CREATE INDEX probes_site_url_time ON probes (site, url, started_at);
+    """,
 ]
 
 
