@@ -7,6 +7,7 @@ error (also store errors a user must fix, such as a read-only data directory).
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -256,9 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo_cli.add_parser(sub, common)
     for path in COMMAND_MODULES:
-        module = _import_command_module(path)
-        if module is not None:
-            module.register(sub, common)
+        importlib.import_module(path).register(sub, common)
     return p
 
 
@@ -271,16 +270,6 @@ COMMAND_MODULES = [
     "sitecheck.report.cli",
 ]
 
-
-def _import_command_module(path: str):
-    import importlib
-
-    try:
-        return importlib.import_module(path)
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith(path.rsplit(".", 1)[0]):  # that feature is not in this tree
-            return None
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:
