@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from sitecheck.checks import registry
-from sitecheck.config.schema import Setting, table, to_json_schema, to_markdown_rows
+from sitecheck.config.schema import table, to_json_schema, to_markdown_rows
 from sitecheck.config.sitefile import SITE_FILE
 
 HEADER = "| key | type | default | meaning |\n|---|---|---|---|"

@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from .helpers import self_signed_cert
+
 from sitecheck.config import load_site
 from sitecheck.model import Reason
 from sitecheck.probe import probe_site, probe_url
@@ -232,32 +234,9 @@ def test_unresolvable_name_is_a_dns_failure(monkeypatch):
 # --- TLS: certificate expiry and verification ---------------------------------------------------
 
 
-def _self_signed(tmp_path: Path, not_after: dt.datetime):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-    import ipaddress
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)).not_valid_after(not_after)
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 def test_https_records_tls_phase_and_absolute_certificate_expiry(tmp_path):
     not_after = dt.datetime(2031, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
-    cert, key = _self_signed(tmp_path, not_after)
+    cert, key = self_signed_cert(tmp_path, not_after)
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert, key)
     with LoopbackServer(tls=server_ctx) as srv:

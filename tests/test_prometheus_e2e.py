@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import self_signed_cert, wait_until
+
 from tests.conftest import free_port
 from tests.test_dashboards import ALERTS, DASHBOARDS, alert_rules, dashboard_exprs, load, metric_names
 
@@ -87,46 +89,11 @@ def http_get(url: str, timeout: float = 10) -> tuple[int, str]:
         return exc.code, exc.read().decode("utf-8", "replace")
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-
-
 def substitute(expr: str) -> str:
     for var, value in SUBSTITUTIONS.items():
         expr = expr.replace(var, value)
     assert "$" not in expr, f"unsubstituted template variable in {expr!r}"
     return expr
-
-
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=60))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 class _Page(BaseHTTPRequestHandler):
@@ -147,7 +114,8 @@ def record_tls_probe(db: Path, folder: Path) -> None:
     from sitecheck.probe.probe import probe_url, record_probes
     from sitecheck.store import Store
 
-    cert, key = self_signed(folder)
+    now = datetime.now(timezone.utc)
+    cert, key = self_signed_cert(folder, now + timedelta(days=60), now - timedelta(days=1))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
@@ -282,7 +250,7 @@ def stack(tmp_path_factory):
             targets = json.loads(http_get(f"{prom}/api/v1/targets")[1])["data"]["activeTargets"]
             return targets and all(t["health"] == "up" for t in targets)
 
-        wait_for(target_up, 60, "the exporter target to be up")
+        wait_until(target_up, 60, "the exporter target to be up")
 
         # A second crawl while the exporter is scraped in a loop (Prometheus scrapes it too).
         scrapes = []

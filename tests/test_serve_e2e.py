@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+
+from .helpers import wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from sitecheck.probe import availability
@@ -64,16 +66,6 @@ class Serve:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
-
-
-def wait_until(condition, timeout: float = 30, what: str = "condition", interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def query(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
