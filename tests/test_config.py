@@ -75,6 +75,10 @@ EXPECTED = {
         ':8: crawl.max_pages: must be at least 1, got 0',
     '30-list-for-string.yaml':
         ':8: crawl.user_agent: expected a string, got a list',
+    '31-bad-cron.yaml':
+        ":8: schedule.crawl: invalid cron expression: 'every night at 1' (hint: five fields: minute hour day-of-month month day-of-week, e.g. '30 1 * * *')",
+    '32-bad-webhook-url.yaml':
+        ":8: notify.webhook_url: not an http(s) URL: 'dingtalk robot' (hint: write the full address, e.g. http://gxt.gansu.gov.cn/)",
 }
 
 
