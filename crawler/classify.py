@@ -46,6 +46,7 @@ def _looks_like_bot_wall(headers, body_head: str) -> bool:
 _BY_CLASS = {
     "DownloadConnectionRefusedError": Reason.REFUSED,
     "CannotResolveHostError": Reason.DNS,
+    "ResolutionError": Reason.DNS,  # sitecheck.netguard could not resolve an untrusted link's host
     "DownloadTimeoutError": Reason.TIMEOUT,
     "DownloadCancelledError": Reason.TOO_LARGE,  # raised when a body passes DOWNLOAD_MAXSIZE
     "ResponseDataLossError": Reason.RESET,  # the server closed before sending the announced body

@@ -7,10 +7,11 @@ against `sitecheck.netguard.AddressPolicy` before Scrapy connects.
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
 
 from sitecheck import netguard
 
@@ -36,11 +37,9 @@ class AddressGuardMiddleware:
         netloc = urlsplit(request.url).netloc.lower()
         if netloc in self.trusted:
             return None
-        try:
-            refusal = await asyncio.get_running_loop().run_in_executor(
-                None, netguard.check_url, request.url, self.policy, self.resolve)
-        except netguard.ResolutionError:
-            raise  # reported as a DNS failure by the spider
+        # Resolution blocks: run it in the reactor's thread pool (works with any reactor).
+        refusal = await maybe_deferred_to_future(
+            deferToThread(netguard.check_url, request.url, self.policy, self.resolve))
         if refusal:
             raise AddressRefused(f"not checked: {refusal}")
         return None
