@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+import os
+
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 
@@ -59,6 +61,7 @@ def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
         "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
         "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,  # Scrapy 2.19 opens an HTTP control port by default: no open ports
         "LOGSTATS_INTERVAL": 0,
         "LOG_LEVEL": log_level,
         "COOKIES_ENABLED": True,  # session-bound CMSs; costs ~3 % CPU
@@ -105,7 +108,7 @@ def run_crawls(jobs: list[tuple[SiteConfig, Store]], *, clock=utc_clock, log_lev
     timeout) and its own recorder; they share the reactor, so writes to the
     store stay serial.
     """
-    process = CrawlerProcess({"TWISTED_REACTOR": REACTOR,
+    process = CrawlerProcess({"TWISTED_REACTOR": REACTOR, "REMOTE_CONTROL_ENABLED": False,
                               "LOG_LEVEL": log_level,
                               "LOG_INSTALL_ROOT_HANDLER": False})  # cli.py configures logging
     running = []
@@ -119,10 +122,13 @@ def run_crawls(jobs: list[tuple[SiteConfig, Store]], *, clock=utc_clock, log_lev
         for handler in logging.root.handlers:
             handler.addFilter(RedactingFilter(credentials.secrets))
         recorder = RunRecorder(store, site, clock=clock)
+        main_slots, worker_slots = split_concurrency(site, single=len(jobs) == 1)
+        settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = main_slots
         crawler = Crawler(SiteSpider, settings, init_reactor=(i == 0))  # the first installs the reactor
         outcome: dict[str, str] = {}
         crawler.signals.connect(_remember_reason(outcome), signal=signals.spider_closed, weak=False)
-        process.crawl(crawler, site=site, recorder=recorder, credentials=credentials)
+        process.crawl(crawler, site=site, recorder=recorder, credentials=credentials,
+                      worker_concurrency=worker_slots)
         running.append((crawler, recorder, outcome))
     process.start()
     summaries = []
@@ -136,6 +142,24 @@ def run_crawls(jobs: list[tuple[SiteConfig, Store]], *, clock=utc_clock, log_lev
         summaries.append(recorder.finish(status, error="" if status == "complete" else f"crawl ended: {reason}",
                                          stats=keep))
     return summaries
+
+
+def split_concurrency(site: SiteConfig, single: bool, cpus: int | None = None) -> tuple[int, int]:
+    """(per-host slots of the main process, of the target worker; 0 = no worker).
+
+    The two processes share each host's budget, so politeness is the same with
+    one process or two.  With a delay the crawl is bound by the delay, not the
+    CPU, so a second process would only add overhead.
+    """
+    c = site.crawl
+    per_host = c["concurrency_per_host"]
+    wanted = c["processes"]
+    if wanted == 0:
+        cpus = cpus if cpus is not None else (os.cpu_count() or 1)
+        wanted = 2 if single and c["delay_seconds"] == 0 and cpus >= 2 and per_host >= 2 else 1
+    if wanted == 1 or per_host < 2 or site.path is None:
+        return per_host, 0
+    return per_host - per_host // 2, per_host // 2
 
 
 def _remember_reason(outcome: dict[str, str]):

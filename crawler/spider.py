@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import StopDownload
+from scrapy.exceptions import DontCloseSpider, StopDownload
 
 from sitecheck.config import SiteConfig
 from sitecheck.model import Element, Link, Page, Reason, Target, TargetKind
@@ -66,11 +66,13 @@ class SiteSpider(scrapy.Spider):
     name = "sitecheck"
     custom_settings: dict = {}
 
-    def __init__(self, site: SiteConfig, recorder=None, credentials=None, **kwargs):
+    def __init__(self, site: SiteConfig, recorder=None, credentials=None, worker_concurrency: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.site = site
         self.recorder = recorder  # sitecheck.recorder.RunRecorder: where results go
         self.credentials = credentials or {}  # netloc -> headers (sitecheck.credentials)
+        self.worker_concurrency = worker_concurrency  # > 0: check non-page targets in a second process
+        self.worker = None  # crawler.targets.TargetWorker while it runs
         crawl = site.crawl
         self.crawl_opts = crawl
         self.session_params = frozenset(p.lower() for p in crawl["session_params"])
@@ -88,7 +90,48 @@ class SiteSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._headers_received, signal=signals.headers_received)
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         return spider
+
+    # --- the target worker (a second process for non-page targets) --------------------
+
+    def _start_worker(self) -> None:
+        from twisted.internet import reactor
+
+        from .targets import TargetWorker
+
+        if self.worker_concurrency > 0 and self.site.path is not None:
+            self.worker = TargetWorker.spawn(reactor, self.site.path, self.worker_concurrency,
+                                             self._worker_result, self._worker_exit)
+
+    def _worker_result(self, target: Target, extra: dict) -> None:
+        self.recorder.record(target, extra)
+        if self.worker is not None and not self.worker.pending:
+            self._wake_engine()
+
+    def _worker_exit(self, pending: dict) -> None:
+        """The worker is gone: check what it still had here, so nothing is lost."""
+        self.worker = None
+        if pending and self.crawler.engine is not None and self.crawler.engine.running:
+            for url, (kind, host_key, depth) in pending.items():
+                self.crawler.engine.crawl(self._request(Fetch(url, kind, host_key, depth), url))
+        self._wake_engine()
+
+    def _idle(self, spider=None):
+        if self.worker is not None and self.worker.pending:
+            raise DontCloseSpider  # results are still coming from the worker
+
+    def _closed(self, spider=None, reason=None):
+        if self.worker is not None:
+            self.worker.finish()
+
+    def _wake_engine(self) -> None:
+        # Without this the engine notices it is idle only at its next 5-second heartbeat.
+        try:
+            self.crawler.engine._slot.nextcall.schedule()
+        except AttributeError:  # engine internals differ between Scrapy versions: wait for the heartbeat
+            pass
 
     # --- requests -------------------------------------------------------------------
 
@@ -98,6 +141,7 @@ class SiteSpider(scrapy.Spider):
                 for (rule, shape), (n, example) in self.trap.refused.items()]
 
     async def start(self):
+        self._start_worker()
         for url, host_key in self.homepages.items():
             self.seen.add(url)
             self.pages_scheduled += 1
@@ -130,6 +174,9 @@ class SiteSpider(scrapy.Spider):
                 return None  # counted by the guard, reported once per URL shape
             self.pages_scheduled += 1
         elif host_key is None and not self.crawl_opts["check_external"]:
+            return None
+        if kind != TargetKind.PAGE and self.worker is not None:
+            self.worker.submit(link_url, kind, host_key, depth)
             return None
         return self._request(Fetch(link_url, kind, host_key, depth), link_url)
 
@@ -290,3 +337,47 @@ def _head_text(response) -> str:
         return response.text[:4000]
     except Exception:  # noqa: BLE001
         return ""
+
+
+class TargetSpider(SiteSpider):
+    """The worker process's spider: checks the targets it reads on stdin (see crawler/targets.py)."""
+
+    name = "sitecheck-targets"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.input_closed = False
+        self.stdio = None
+
+    async def start(self):
+        from twisted.internet import stdio
+        from twisted.protocols.basic import LineReceiver
+
+        spider = self
+
+        class Feed(LineReceiver):
+            delimiter = b"\n"
+            MAX_LENGTH = 1 << 20
+
+            def lineReceived(self, line):  # noqa: N802 - Twisted's name
+                spider.feed(line)
+
+            def connectionLost(self, reason=None):  # noqa: N802
+                spider.input_closed = True
+                spider._wake_engine()
+
+        self.stdio = stdio.StandardIO(Feed())
+        return
+        yield  # an async generator that yields nothing: the targets come from stdin
+
+    def feed(self, line: bytes) -> None:
+        import json
+
+        d = json.loads(line)
+        fetch = Fetch(d["url"], TargetKind(d["kind"]), d["host_key"], d["depth"])
+        self.seen.add(d["url"])
+        self.crawler.engine.crawl(self._request(fetch, d["url"]))
+
+    def _idle(self, spider=None):
+        if not self.input_closed:
+            raise DontCloseSpider

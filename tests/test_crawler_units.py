@@ -141,3 +141,30 @@ def test_soft404_by_title_heading_or_short_body():
     assert is_soft404(m, "甘肃省工信厅", "对不起，您访问的页面不存在！ 返回首页")
     assert not is_soft404(m, "新闻", "正文 " * 2000 + "页面不存在")  # a long article may quote it
     assert not is_soft404(m, "关于开展2026年检查的通知", "通知正文")
+
+
+def _site_with(tmp_path, crawl: str):
+    from sitecheck.config import load_site
+
+    path = tmp_path / "s.yaml"
+    path.write_text("site: s\nname: 测试\nhosts:\n  - {key: p, name: 门户, url: 'http://127.0.0.1:1/'}\n"
+                    f"crawl: {crawl}\n", encoding="utf-8")
+    return load_site(path)
+
+
+def test_concurrency_split_keeps_the_per_host_budget(tmp_path):
+    from sitecheck.crawler.runner import split_concurrency
+
+    # Automatic: a second process only without a politeness delay, on two cores, for one site.
+    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 5}"), single=True, cpus=2) == (3, 2)
+    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 5}"), single=True, cpus=1) == (5, 0)
+    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 5}"), single=False, cpus=2) == (5, 0)
+    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 4, delay_seconds: 0.5}"),
+                             single=True, cpus=8) == (4, 0)
+    # A single slot per host cannot be shared without exceeding it.
+    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 1, processes: 2}"),
+                             single=True, cpus=2) == (1, 0)
+    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 2, processes: 2, delay_seconds: 1}"),
+                             single=False, cpus=2) == (1, 1)
+    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 8, processes: 1}"),
+                             single=True, cpus=2) == (8, 0)
