@@ -124,6 +124,8 @@ def run_crawls(jobs: list[tuple[SiteConfig, Store]], *, clock=utc_clock, log_lev
         recorder = RunRecorder(store, site, clock=clock)
         main_slots, worker_slots = split_concurrency(site, single=len(jobs) == 1)
         settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = main_slots
+        if worker_slots:
+            settings["DOWNLOAD_DELAY"] = shared_delay(site)
         crawler = Crawler(SiteSpider, settings, init_reactor=(i == 0))  # the first installs the reactor
         outcome: dict[str, str] = {}
         crawler.signals.connect(_remember_reason(outcome), signal=signals.spider_closed, weak=False)
@@ -160,6 +162,11 @@ def split_concurrency(site: SiteConfig, single: bool, cpus: int | None = None) -
     if wanted == 1 or per_host < 2 or site.path is None:
         return per_host, 0
     return per_host - per_host // 2, per_host // 2
+
+
+def shared_delay(site: SiteConfig) -> float:
+    """Each of two processes waits twice the delay, so a host sees the configured rate in sum."""
+    return site.crawl["delay_seconds"] * 2
 
 
 def _remember_reason(outcome: dict[str, str]):

@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     from sitecheck.config import load_site
     from sitecheck.credentials import RedactingFilter, load_credentials
 
-    from .runner import REACTOR, scrapy_settings
+    from .runner import REACTOR, scrapy_settings, shared_delay
     from .spider import TargetSpider
 
     site = load_site(args.config)
@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         handler.addFilter(RedactingFilter(credentials.secrets))
     settings = scrapy_settings(site, "WARNING")
     settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = args.concurrency_per_host
+    settings["DOWNLOAD_DELAY"] = shared_delay(site)
     settings["ITEM_PIPELINES"] = {"sitecheck.crawler.targets.StdoutPipeline": 100}
     settings["SITECHECK_PROGRESS"] = "off"
     process = CrawlerProcess({"TWISTED_REACTOR": REACTOR, "LOG_INSTALL_ROOT_HANDLER": False,
