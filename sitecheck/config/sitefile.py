@@ -14,7 +14,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -155,6 +155,18 @@ class SiteConfig:
         return self.hosts[0]
 
 
+def canonical_url(url: str) -> str:
+    """Scheme and host lower-cased, default port dropped, empty path as "/": the form crawled URLs take."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    if parts.port and parts.port != default:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
+
+
 def load_site(path: str | Path) -> SiteConfig:
     """Load and validate one site file; raises ConfigError with file, line and key."""
     path = Path(path)
@@ -164,7 +176,7 @@ def load_site(path: str | Path) -> SiteConfig:
     v = Validator(path)
     data = v.table(node, SITE_FILE, "")
     checks = _validate_checks(v, node, data.get("checks"))
-    hosts = [HostConfig(key=h["key"], name=h["name"], url=h["url"], aliases=h["aliases"],
+    hosts = [HostConfig(key=h["key"], name=h["name"], url=canonical_url(h["url"]), aliases=h["aliases"],
                         gov={k: h[k] for k in HOST_GOV_FIELDS}) for h in data["hosts"]]
     site = SiteConfig(key=data["site"], name=data["name"], hosts=hosts, crawl=data["crawl"], auth=data["auth"],
                       rules=data["rules"], checks=checks, silence=data["silence"],
