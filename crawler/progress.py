@@ -56,14 +56,28 @@ class Progress:
             pass
         elapsed = max(time.monotonic() - self.started, 1e-6)
         return {"pages": recorder.pages, "targets": recorder.targets, "queue": queued,
-                "findings": recorder.finding_count, "rate": recorder.targets / elapsed, "elapsed": elapsed}
+                "findings": recorder.finding_count, "rate": recorder.targets / elapsed, "elapsed": elapsed,
+                "rss_mb": _rss_mb()}
 
     def tick(self):
         s = self.snapshot()
         line = (f"pages {s['pages']:>6}  checked {s['targets']:>6}  queue {s['queue']:>5}  "
-                f"findings {s['findings']:>4}  {s['rate']:6.1f} URL/s  {s['elapsed']:5.0f}s")
+                f"findings {s['findings']:>4}  {s['rate']:6.1f} URL/s  {s['elapsed']:5.0f}s  {s['rss_mb']:4.0f} MB")
         if self.mode == "live":
             self.stream.write("\r" + line)
             self.stream.flush()
         else:
             log.info("progress: %s", line)
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process now (Linux /proc), else its peak."""
+    try:
+        with open("/proc/self/statm") as fh:
+            import os
+
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

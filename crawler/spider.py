@@ -31,7 +31,6 @@ from .pagination import pagination_urls
 from .urls import TrapGuard, kind_of, normalize
 
 MAX_REDIRECTS = 10
-_HEADERS = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "zh-CN,zh;q=0.9"}
 HEAD_FALLBACK_STATUSES = frozenset({400, 403, 405, 406, 409, 500, 501, 502})
 _HTML_TYPES = ("text/html", "application/xhtml", "text/plain")
 
@@ -154,8 +153,11 @@ class SiteSpider(scrapy.Spider):
         meta = {"sc": fetch, "dont_redirect": True, "handle_httpstatus_all": True}
         if fetch.kind != TargetKind.PAGE or fetch.host_key is None:
             meta["dont_obey_robotstxt"] = True  # robots.txt governs crawling, not checking one link
+        if fetch.kind != TargetKind.PAGE:
+            # Checking a target creates no new work: doing it first keeps the queue (memory) small.
+            priority += 50
         return scrapy.Request(url, method=method, callback=self.on_response, errback=self.on_error,
-                              meta=meta, dont_filter=True, priority=priority, headers=_HEADERS)
+                              meta=meta, dont_filter=True, priority=priority)
 
     def _host_key(self, url: str) -> str | None:
         host = self.site.host_for(urlsplit(url).netloc)

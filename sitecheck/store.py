@@ -330,6 +330,7 @@ class Store:
                    error: str = "", stats: dict[str, Any] | None = None) -> None:
         """Close a run: fold link occurrences into referrers of failures, count, set status."""
         self.fold_links(run_id)
+        _remove_scratch(self.path, run_id)
         pages = self.db.execute("SELECT count(*) FROM pages WHERE run_id = ? AND kind = 'page' "
                                 "AND status IS NOT NULL", (run_id,)).fetchone()[0]
         targets = self.db.execute("SELECT count(*) FROM pages WHERE run_id = ?", (run_id,)).fetchone()[0]
@@ -542,12 +543,20 @@ class Store:
         self._scratch_path = None
 
 
+def queue_dir(db_path: Path, run_id: int) -> Path:
+    """Where a running crawl keeps its request queue on disk (removed when the run ends)."""
+    return db_path.with_name(f"{db_path.name}.run{run_id}.queue")
+
+
 def _scratch_path(db_path: Path, run_id: int) -> Path:
     return db_path.with_name(f"{db_path.name}.run{run_id}.scratch")
 
 
 def _remove_scratch(db_path: Path, run_id: int) -> None:
+    import shutil
+
     _scratch_path(db_path, run_id).unlink(missing_ok=True)
+    shutil.rmtree(queue_dir(db_path, run_id), ignore_errors=True)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -71,7 +71,7 @@ def test_sigkill_at_random_moments(tmp_path):
         latest = store.latest_run("demo")
         assert latest.status == "complete" and latest.pages > 150
         assert len(store.runs("demo")) == 6
-        assert not list(tmp_path.glob("*.scratch"))
+        assert not list(tmp_path.glob("*.scratch")) and not list(tmp_path.glob("*.queue"))
 
 
 def test_sigterm_stops_gracefully_and_marks_incomplete(tmp_path):
