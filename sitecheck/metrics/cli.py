@@ -12,7 +12,7 @@ from sitecheck.store import default_db_path
 
 from .exporter import DEFAULT_HOST, DEFAULT_PORT, exposition, push, start_http_exporter, write_textfile
 
-EXIT_OK, EXIT_USAGE = 0, 2
+from sitecheck.cli import EXIT_OK, EXIT_USAGE  # noqa: E402 - one table of exit codes
 
 
 def register(sub, common) -> None:

@@ -11,7 +11,7 @@ from .i18n import LANGS
 from .period import PeriodError, resolve
 
 FORMATS = ("docx", "html", "json")
-EXIT_OK, EXIT_USAGE = 0, 2
+from sitecheck.cli import EXIT_OK, EXIT_USAGE  # noqa: E402 - one table of exit codes
 
 
 def register(sub, common) -> None:
