@@ -113,6 +113,8 @@ class SiteSpider(scrapy.Spider):
         """The worker is gone: check what it still had here, so nothing is lost."""
         self.worker = None
         if pending and self.crawler.engine is not None and self.crawler.engine.running:
+            self.logger.warning("the target worker exited with %d targets pending; checking them here",
+                                len(pending))
             for url, (kind, host_key, depth) in pending.items():
                 self.crawler.engine.crawl(self._request(Fetch(url, kind, host_key, depth), url))
         self._wake_engine()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -89,3 +90,53 @@ def test_sigterm_stops_gracefully_and_marks_incomplete(tmp_path):
         assert run.status == "incomplete"
         assert run.error.startswith("crawl ended: shutdown")
         assert run.targets > 0  # what was checked before the signal is kept
+
+
+def _children(pid: int, needle: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and needle in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def test_killed_target_worker_loses_nothing(tmp_path):
+    """SIGKILL the second crawl process mid-crawl: its pending targets are checked by the main one."""
+    import json
+
+    from sitecheck.demo import manifest as M
+
+    db = tmp_path / "s.sqlite3"
+    with DemoServer(port=0) as demo:  # the default faults: the 6 s page must time out at 3 s
+        site_file = _slow_site_file(demo, tmp_path)
+        text = site_file.read_text(encoding="utf-8").replace("delay_seconds: 0.02", "delay_seconds: 0.02\n  processes: 2")
+        site_file.write_text(text, encoding="utf-8")
+        proc = _start(site_file, db)
+        workers = []
+        deadline = time.monotonic() + 20
+        while not workers and time.monotonic() < deadline and proc.poll() is None:
+            workers = _children(proc.pid, "sitecheck.crawler.targets")
+            time.sleep(0.05)
+        assert workers, "the crawl did not start a target worker"
+        time.sleep(1.0)
+        os.kill(workers[0], signal.SIGKILL)
+        assert proc.wait(120) == 1
+        stderr = proc.stderr.read()
+        assert "the target worker exited with" in stderr and "checking them here" in stderr, stderr[-2000:]
+        export = json.loads(subprocess.run(
+            [sys.executable, "-m", "sitecheck.cli", "export", "--site", "demo", "--db", str(db)],
+            capture_output=True, text=True, check=True).stdout)
+        urls = demo.urls
+    assert export["run"]["status"] == "complete"
+    found = {(f["url"], f["details"]["reason"], f["code"] == "link.broken_homepage")
+             for f in export["findings"] if f["code"] in ("link.broken", "link.broken_homepage")}
+    assert found == M.expected_broken(urls)
