@@ -14,11 +14,15 @@ import codecs
 from w3lib.encoding import html_body_declared_encoding, resolve_encoding
 
 
-def decode_page(body: bytes, scrapy_encoding: str, scrapy_text: str) -> tuple[str, str, str]:
-    """(text, encoding, problem) where problem is "" or "mismatch: ..." or "invalid: ..."."""
+def decode_page(body: bytes, scrapy_encoding: str, scrapy_text) -> tuple[str, str, str]:
+    """(text, encoding, problem) where problem is "" or "mismatch: ..." or "invalid: ...".
+
+    `scrapy_text` is called only when the strict decode fails: on clean pages the
+    body is decoded once, not twice.
+    """
     try:
-        codecs.decode(body, scrapy_encoding, "strict")
-        return scrapy_text, scrapy_encoding, ""
+        text = codecs.decode(body, scrapy_encoding, "strict")
+        return text[1:] if text.startswith("\ufeff") else text, scrapy_encoding, ""  # as w3lib: no BOM
     except (UnicodeDecodeError, LookupError):
         pass
     declared = html_body_declared_encoding(body[:4096])
@@ -29,4 +33,4 @@ def decode_page(body: bytes, scrapy_encoding: str, scrapy_text: str) -> tuple[st
             return text, declared, f"mismatch: served as {scrapy_encoding}, the page is {declared}"
         except (UnicodeDecodeError, LookupError):
             pass
-    return scrapy_text, scrapy_encoding, f"invalid: bytes that are not valid {scrapy_encoding}"
+    return scrapy_text(), scrapy_encoding, f"invalid: bytes that are not valid {scrapy_encoding}"

@@ -229,7 +229,7 @@ class SiteSpider(scrapy.Spider):
 
     def _parse_page(self, response, fetch: Fetch, target: Target, extra: dict):
         try:
-            html, encoding, problem = decode_page(response.body, response.encoding, response.text)
+            html, encoding, problem = decode_page(response.body, response.encoding, lambda: response.text)
         except Exception:  # noqa: BLE001 - undecodable bytes: treat as an empty page, say so
             html, encoding, problem = "", response.encoding, "invalid: the body could not be decoded"
         page = Page(url=fetch.url, html=html, host_key=fetch.host_key, site=self.site.key,
