@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 
 from sitecheck.model import Reason
 
@@ -96,3 +97,33 @@ def is_soft404(matcher: re.Pattern[str], title: str, visible_text: str) -> bool:
     if matcher.search(title or ""):
         return True
     return len(visible_text) < 1500 and bool(matcher.search(visible_text))
+
+
+def reason_for_client_error(exc: BaseException) -> tuple[Reason, str]:
+    """(reason, error text) for an exception of the aiohttp client (crawler/linkcheck.py)."""
+    import asyncio
+    import ssl
+
+    import aiohttp
+
+    name = type(exc).__name__
+    text = f"{name}: {exc}" if str(exc) else name
+    if name in _BY_CLASS:  # sitecheck.netguard.ResolutionError
+        return _BY_CLASS[name], text
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError) or isinstance(os_error, socket.gaierror):
+        return Reason.DNS, text
+    if isinstance(exc, (aiohttp.ClientSSLError, ssl.SSLError)) or isinstance(os_error, ssl.SSLError):
+        return Reason.TLS, text
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return Reason.TIMEOUT, f"timed out: {text}"
+    if isinstance(exc, ConnectionRefusedError) or isinstance(os_error, ConnectionRefusedError):
+        return Reason.REFUSED, text
+    if isinstance(exc, aiohttp.ClientConnectorError) and "refused" in text.lower():
+        return Reason.REFUSED, text
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, ConnectionResetError,
+                        aiohttp.ClientConnectionResetError)) or isinstance(os_error, ConnectionResetError):
+        return Reason.RESET, text
+    if isinstance(exc, aiohttp.ClientOSError) and getattr(exc, "errno", None) in (104, 32):  # reset, broken pipe
+        return Reason.RESET, text
+    return Reason.ERROR, text

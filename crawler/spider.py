@@ -102,11 +102,17 @@ class SiteSpider(scrapy.Spider):
 
         if self.worker_concurrency > 0 and self.site.path is not None:
             self.worker = TargetWorker.spawn(reactor, self.site.path, self.worker_concurrency,
-                                             self._worker_result, self._worker_exit)
+                                             self._worker_result, self._worker_exit, self._worker_handback)
 
     def _worker_result(self, target: Target, extra: dict) -> None:
         self.recorder.record(target, extra)
         if self.worker is not None and not self.worker.pending:
+            self._wake_engine()
+
+    def _worker_handback(self, url: str, kind: TargetKind, host_key: str | None, depth: int) -> None:
+        """The worker could not classify this target: check it here, with Scrapy's lenient client."""
+        if self.crawler.engine is not None and self.crawler.engine.running:
+            self.crawler.engine.crawl(self._request(Fetch(url, kind, host_key, depth), url))
             self._wake_engine()
 
     def _worker_exit(self, pending: dict) -> None:
@@ -341,47 +347,3 @@ def _head_text(response) -> str:
         return response.text[:4000]
     except Exception:  # noqa: BLE001
         return ""
-
-
-class TargetSpider(SiteSpider):
-    """The worker process's spider: checks the targets it reads on stdin (see crawler/targets.py)."""
-
-    name = "sitecheck-targets"
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.input_closed = False
-        self.stdio = None
-
-    async def start(self):
-        from twisted.internet import stdio
-        from twisted.protocols.basic import LineReceiver
-
-        spider = self
-
-        class Feed(LineReceiver):
-            delimiter = b"\n"
-            MAX_LENGTH = 1 << 20
-
-            def lineReceived(self, line):  # noqa: N802 - Twisted's name
-                spider.feed(line)
-
-            def connectionLost(self, reason=None):  # noqa: N802
-                spider.input_closed = True
-                spider._wake_engine()
-
-        self.stdio = stdio.StandardIO(Feed())
-        return
-        yield  # an async generator that yields nothing: the targets come from stdin
-
-    def feed(self, line: bytes) -> None:
-        import json
-
-        d = json.loads(line)
-        fetch = Fetch(d["url"], TargetKind(d["kind"]), d["host_key"], d["depth"])
-        self.seen.add(d["url"])
-        self.crawler.engine.crawl(self._request(fetch, d["url"]))
-
-    def _idle(self, spider=None):
-        if not self.input_closed:
-            raise DontCloseSpider

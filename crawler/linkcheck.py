@@ -1,0 +1,238 @@
+"""Checking one non-page link target (image, attachment, external page) without Scrapy.
+
+Two thirds of a portal's link targets are files and other sites that are
+checked, never parsed: one HEAD (or a GET cut at the headers) each.  Scrapy's
+per-request machinery costs ~1 ms of CPU for such a request on our benchmark
+machine, aiohttp's ~0.12 ms (`bench/README.md`), so the target worker process
+(`crawler/targets.py`) checks them here, with the same rules as the spider:
+
+* HEAD first; a status in HEAD_FALLBACK_STATUSES, a reset or a protocol error
+  asks again with a GET that stops at the headers (many servers refuse HEAD);
+* redirects are followed here, each hop checked by the address guard, loops
+  and chains longer than MAX_REDIRECTS reported as such;
+* retries as configured, for connection failures and 502/503/504 only;
+* per-host concurrency and delay as the site file says; credentials go only
+  to their own host;
+* DNS answers come from one `netguard.CachingResolver` shared by the address
+  check and the connection, so we connect to the address that was checked.
+
+An outcome this client cannot classify (Reason.ERROR: a response aiohttp's
+strict parser rejects, say) is not final: the worker hands it back and the main
+process checks it with Scrapy, whose lenient parser is what the crawl is judged by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+
+from sitecheck import netguard
+from sitecheck.config import SiteConfig
+from sitecheck.model import Reason, Target, TargetKind
+
+from .classify import reason_for_client_error, reason_for_status
+from .urls import normalize
+
+MAX_REDIRECTS = 10  # as the spider (crawler/spider.py)
+HEAD_FALLBACK_STATUSES = frozenset({400, 403, 405, 406, 409, 500, 501, 502})
+RETRY_STATUSES = frozenset({502, 503, 504})
+_RETRY_REASONS = (Reason.REFUSED, Reason.RESET)  # connection-level: a timeout is never retried
+ACCEPT = "text/html,application/xhtml+xml,*/*;q=0.8"
+ACCEPT_LANGUAGE = "zh-CN,zh;q=0.9"
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp resolver answering from the CachingResolver the address guard used."""
+
+    def __init__(self, cache: netguard.CachingResolver):
+        self.cache = cache
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET):
+        loop = asyncio.get_running_loop()
+        try:
+            addresses = await loop.run_in_executor(None, self.cache, host, port)
+        except netguard.ResolutionError as exc:
+            raise OSError(f"cannot resolve {host}: {exc}") from exc
+        out = []
+        for ip in addresses:
+            fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+            out.append({"hostname": host, "host": ip, "port": port, "family": fam,
+                        "proto": 0, "flags": socket.AI_NUMERICHOST})
+        return out
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: int | None = None
+    headers: dict[bytes, list[bytes]] | None = None
+    body_head: str = ""
+    url: str = ""  # as requested on the wire (percent-encoded)
+    error: BaseException | None = None
+
+
+class Refused(Exception):
+    """The address guard refused the URL (recorded as Reason.PRIVATE_ADDRESS)."""
+
+
+class LinkChecker:
+    """Checks targets concurrently; `check` returns the Target the spider would have recorded."""
+
+    def __init__(self, site: SiteConfig, credentials: dict[str, dict[str, str]], *,
+                 concurrency_per_host: int, delay_s: float = 0.0):
+        crawl = site.crawl
+        self.site = site
+        self.credentials = credentials
+        self.session_params = frozenset(p.lower() for p in crawl["session_params"])
+        self.trusted = {n for h in site.hosts for n in h.netlocs}
+        self.policy = netguard.AddressPolicy(crawl["allow_networks"])
+        self.resolver = netguard.CachingResolver()
+        self.timeout = aiohttp.ClientTimeout(total=crawl["timeout_seconds"])
+        self.retries = crawl["retries"]
+        self.per_host = max(1, concurrency_per_host)
+        self.delay_s = delay_s
+        self.user_agent = crawl["user_agent"]
+        self._host_gates: dict[str, asyncio.Semaphore] = {}
+        self._host_next: dict[str, float] = {}
+        self.session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> "LinkChecker":
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=self.per_host,
+                                         resolver=GuardedResolver(self.resolver), use_dns_cache=False,
+                                         ssl=False)  # as the crawl: certificates are the probe's business
+        self.session = aiohttp.ClientSession(
+            connector=connector, timeout=self.timeout, cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False, headers={"User-Agent": self.user_agent, "Accept": ACCEPT,
+                                            "Accept-Language": ACCEPT_LANGUAGE})
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    # --- one target ------------------------------------------------------------------
+
+    async def check(self, url: str, kind: TargetKind, host_key: str | None) -> Target:
+        method = "HEAD"
+        chain: list[str] = []
+        current = url
+        while True:
+            started = time.monotonic()
+            outcome = await self._fetch_with_retries(current, method)
+            latency = round(time.monotonic() - started, 4)
+            if outcome.error is not None:
+                if isinstance(outcome.error, Refused):
+                    reason, error = Reason.PRIVATE_ADDRESS, str(outcome.error)
+                else:
+                    reason, error = reason_for_client_error(outcome.error)
+                if method == "HEAD" and reason in (Reason.RESET, Reason.ERROR):
+                    method = "GET"  # servers that drop HEAD: ask again, stop at the headers
+                    continue
+                return Target(url, kind, reason, final_url=outcome.url or current, redirects=chain,
+                              latency_s=latency, method=method, error=error[:500], host_key=host_key)
+            status, headers = outcome.status, outcome.headers or {}
+            location = headers.get(b"location")
+            if 300 <= status < 400 and location:
+                loc = location[0].decode("latin-1")
+                try:
+                    next_url = normalize(urljoin(outcome.url, loc), self.session_params)
+                except ValueError:
+                    next_url = None
+                hops = [*chain, outcome.url]
+                if next_url is None:
+                    return Target(url, kind, Reason.ERROR, status=status, redirects=hops,
+                                  error=f"unusable Location header: {loc[:200]!r}", host_key=host_key)
+                if next_url in hops or next_url == url or len(hops) > MAX_REDIRECTS:
+                    looped = next_url in hops or next_url == url
+                    return Target(url, kind, Reason.REDIRECT_LOOP if looped else Reason.TOO_MANY_REDIRECTS,
+                                  status=status, final_url=next_url, redirects=hops, host_key=host_key)
+                chain, current = hops, next_url
+                continue
+            if method == "HEAD" and status in HEAD_FALLBACK_STATUSES:
+                method = "GET"
+                continue
+            ctype = b";".join(headers.get(b"content-type", [b""])).decode("latin-1")
+            length = b"".join(headers.get(b"content-length", [b""]))
+            return Target(url, kind, reason_for_status(status, headers, outcome.body_head), status=status,
+                          final_url=outcome.url, redirects=chain, latency_s=latency,
+                          size=int(length) if length.isdigit() else 0,
+                          content_type=ctype.split(";")[0].strip(), method=method, host_key=host_key)
+
+    async def _fetch_with_retries(self, url: str, method: str) -> Outcome:
+        for attempt in range(self.retries + 1):
+            outcome = await self._fetch(url, method)
+            last = attempt == self.retries
+            if outcome.error is not None:
+                if last or isinstance(outcome.error, Refused):
+                    return outcome
+                reason, _ = reason_for_client_error(outcome.error)
+                if reason not in _RETRY_REASONS:
+                    return outcome
+            elif last or outcome.status not in RETRY_STATUSES:
+                return outcome
+        return outcome  # pragma: no cover - the loop always returns
+
+    async def _fetch(self, url: str, method: str) -> Outcome:
+        """One request, cut at the headers."""
+        try:
+            netloc = urlsplit(url).netloc.lower()
+        except ValueError as exc:
+            return Outcome(url=url, error=exc)
+        if netloc not in self.trusted:
+            try:
+                refusal = await asyncio.get_running_loop().run_in_executor(
+                    None, netguard.check_url, url, self.policy, self.resolver)
+            except netguard.ResolutionError as exc:
+                return Outcome(url=url, error=exc)
+            if refusal:
+                return Outcome(url=url, error=Refused(f"not checked: {refusal}"))
+        headers = dict(self.credentials.get(netloc) or {})
+        async with self._politely(netloc):
+            try:
+                async with self.session.request(method, url, headers=headers, allow_redirects=False,
+                                                raise_for_status=False) as resp:
+                    raw: dict[bytes, list[bytes]] = {}
+                    for name, value in resp.raw_headers:
+                        raw.setdefault(name.lower(), []).append(value)
+                    # No body is read, as in the spider (HEAD, or a GET stopped at the headers).
+                    outcome = Outcome(resp.status, raw, "", str(resp.url))
+                    if method == "GET":
+                        resp.close()  # headers are all we wanted: drop the connection, not the body
+                    return outcome
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+                return Outcome(url=url, error=exc)
+
+    def _politely(self, netloc: str) -> "_HostSlot":
+        gate = self._host_gates.get(netloc)
+        if gate is None:
+            gate = self._host_gates[netloc] = asyncio.Semaphore(self.per_host)
+        return _HostSlot(self, netloc, gate)
+
+
+class _HostSlot:
+    """Holds one of a host's concurrency slots and keeps the configured delay between request starts."""
+
+    def __init__(self, checker: LinkChecker, netloc: str, gate: asyncio.Semaphore):
+        self.checker, self.netloc, self.gate = checker, netloc, gate
+
+    async def __aenter__(self):
+        await self.gate.acquire()
+        delay = self.checker.delay_s
+        if delay > 0:
+            now = time.monotonic()
+            start = max(now, self.checker._host_next.get(self.netloc, 0.0))
+            self.checker._host_next[self.netloc] = start + delay
+            if start > now:
+                await asyncio.sleep(start - now)
+        return self
+
+    async def __aexit__(self, *exc):
+        self.gate.release()
