@@ -172,7 +172,9 @@ def _pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
     variants: set[str] = set()
     for s in secrets:
         if s:
-            variants.update({s, quote(s, safe=""), quote(s, safe="/:@")})
+            # surrogatepass: values from os.environ may hold lone surrogates (undecodable bytes)
+            variants.update({s, quote(s, safe="", errors="surrogatepass"),
+                             quote(s, safe="/:@", errors="surrogatepass")})
     if not variants:
         return None
     # Longest first, so a secret containing another is masked whole.
