@@ -31,7 +31,9 @@ class AddressGuardMiddleware:
         site = crawler.spider.site
         trusted = {n for h in site.hosts for n in h.netlocs}
         policy = netguard.AddressPolicy(site.crawl["allow_networks"])
-        return cls(trusted, policy, netguard.CachingResolver())
+        from .download import shared_resolver
+
+        return cls(trusted, policy, shared_resolver(crawler))
 
     async def process_request(self, request, spider=None):
         netloc = urlsplit(request.url).netloc.lower()

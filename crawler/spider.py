@@ -192,17 +192,27 @@ class SiteSpider(scrapy.Spider):
 
     # --- responses ------------------------------------------------------------------
 
-    def _headers_received(self, headers, body_length, request, spider):
+    def stop_at_headers(self, headers, request) -> bool:
+        """True when the body is not wanted: a GET standing in for HEAD, or a "page" that is a file.
+
+        Called by our download handler (crawler/download.py) once the headers are in.
+        """
         fetch = request.meta.get("sc")
         if fetch is None:
-            return
+            return False
         if fetch.headers_only:
-            raise StopDownload(fail=False)
+            return True
         if fetch.kind == TargetKind.PAGE:
             ctype = (headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower()
             if ctype and not ctype.startswith(_HTML_TYPES) and b"Location" not in headers:
                 fetch.not_html = True
-                raise StopDownload(fail=False)
+                return True
+        return False
+
+    def _headers_received(self, headers, body_length, request, spider):
+        """The same cut for Scrapy's own handler (the lenient fallback), via its signal."""
+        if self.stop_at_headers(headers, request):
+            raise StopDownload(fail=False)
 
     def on_response(self, response):
         fetch: Fetch = response.meta["sc"]
