@@ -45,9 +45,15 @@ def _plan(args: list[str | int]) -> tuple[int, str, str] | None:
 def pagination_urls(html: str, base_url: str) -> list[str]:
     """Absolute URLs of the other pages of a paginated list. Never raises."""
     try:
+        # Every match starts with one of the two names, so the regex (which, with its leading \b
+        # and alternation, tries every position: ~130 us on a 16 KB page) starts at the first of
+        # them, and a page with neither, as most are, costs two find()s (~5 us).
+        starts = [i for i in (html.find("createPageHTML"), html.find("pageControl")) if i >= 0]
+        if not starts:
+            return []
         urls: list[str] = []
         seen: set[str] = set()
-        for m in _CALL.finditer(html):
+        for m in _CALL.finditer(html, min(starts)):  # \b still sees the character before
             plan = _plan(_args(m.group(2)))
             if not plan:
                 continue
