@@ -19,6 +19,7 @@ from sitecheck.recorder import RunRecorder, RunSummary, utc_clock
 from sitecheck.store import Store, queue_dir
 
 from .spider import SiteSpider
+from .targets import RemoteRecorder
 
 # Retry connection-level failures only: a timeout is not retried, so a dead link
 # costs one timeout and never turns into a slow success.
@@ -134,18 +135,20 @@ def run_crawls(jobs: list[tuple[SiteConfig, Store]], *, clock=utc_clock, log_lev
         credentials = load_credentials(site)  # before the run starts: a missing secret is a config error
         for handler in logging.root.handlers:
             handler.addFilter(RedactingFilter(credentials.secrets))
-        recorder = RunRecorder(store, site, clock=clock)
-        # The request queue lives on disk, so memory stays flat however large the site is.
-        settings["JOBDIR"] = str(queue_dir(store.path, recorder.run_id))
         main_slots, worker_slots = split_concurrency(site, single=len(jobs) == 1)
         settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = main_slots
         if worker_slots:
+            # Two cores: non-page targets, the checks and the store go to a second process.
+            recorder = RemoteRecorder(store, site, clock=clock, concurrency_per_host=worker_slots)
             settings["DOWNLOAD_DELAY"] = shared_delay(site)
+        else:
+            recorder = RunRecorder(store, site, clock=clock)
+        # The request queue lives on disk, so memory stays flat however large the site is.
+        settings["JOBDIR"] = str(queue_dir(store.path, recorder.run_id))
         crawler = Crawler(SiteSpider, settings, init_reactor=(i == 0))  # the first installs the reactor
         outcome: dict[str, str] = {}
         crawler.signals.connect(_remember_reason(outcome), signal=signals.spider_closed, weak=False)
-        process.crawl(crawler, site=site, recorder=recorder, credentials=credentials,
-                      worker_concurrency=worker_slots)
+        process.crawl(crawler, site=site, recorder=recorder, credentials=credentials)
         running.append((crawler, recorder, outcome))
     # Scrapy lowered the loggers' levels while configuring; raise them again so that the
     # per-request debug lines are not even built (the handler filter would drop them anyway).

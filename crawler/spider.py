@@ -11,6 +11,7 @@ and the chain is recorded.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -65,13 +66,14 @@ class SiteSpider(scrapy.Spider):
     name = "sitecheck"
     custom_settings: dict = {}
 
-    def __init__(self, site: SiteConfig, recorder=None, credentials=None, worker_concurrency: int = 0, **kwargs):
+    def __init__(self, site: SiteConfig, recorder=None, credentials=None, **kwargs):
         super().__init__(**kwargs)
         self.site = site
-        self.recorder = recorder  # sitecheck.recorder.RunRecorder: where results go
+        # sitecheck.recorder.RunRecorder, or crawler.targets.RemoteRecorder when a second process
+        # checks the non-page targets and records the run
+        self.recorder = recorder
         self.credentials = credentials or {}  # netloc -> headers (sitecheck.credentials)
-        self.worker_concurrency = worker_concurrency  # > 0: check non-page targets in a second process
-        self.worker = None  # crawler.targets.TargetWorker while it runs
+        self.worker = recorder if hasattr(recorder, "submit") else None
         crawl = site.crawl
         self.crawl_opts = crawl
         self.session_params = frozenset(p.lower() for p in crawl["session_params"])
@@ -90,48 +92,28 @@ class SiteSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._headers_received, signal=signals.headers_received)
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
-        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         return spider
 
-    # --- the target worker (a second process for non-page targets) --------------------
-
-    def _start_worker(self) -> None:
-        from twisted.internet import reactor
-
-        from .targets import TargetWorker
-
-        if self.worker_concurrency > 0 and self.site.path is not None:
-            self.worker = TargetWorker.spawn(reactor, self.site.path, self.worker_concurrency,
-                                             self._worker_result, self._worker_exit, self._worker_handback)
-
-    def _worker_result(self, target: Target, extra: dict) -> None:
-        self.recorder.record(target, extra)
-        if self.worker is not None and not self.worker.pending:
-            self._wake_engine()
+    # --- the record process (crawler/targets.py), when there is one ----------------------
 
     def _worker_handback(self, url: str, kind: TargetKind, host_key: str | None, depth: int) -> None:
-        """The worker could not classify this target: check it here, with Scrapy's lenient client."""
+        """The record process could not classify this target: check it here, with Scrapy's lenient client."""
         if self.crawler.engine is not None and self.crawler.engine.running:
             self.crawler.engine.crawl(self._request(Fetch(url, kind, host_key, depth), url))
             self._wake_engine()
 
-    def _worker_exit(self, pending: dict) -> None:
-        """The worker is gone: check what it still had here, so nothing is lost."""
-        self.worker = None
-        if pending and self.crawler.engine is not None and self.crawler.engine.running:
-            self.logger.warning("the target worker exited with %d targets pending; checking them here",
-                                len(pending))
-            for url, (kind, host_key, depth) in pending.items():
-                self.crawler.engine.crawl(self._request(Fetch(url, kind, host_key, depth), url))
-        self._wake_engine()
+    def _worker_lost(self) -> None:
+        """The record process died: nothing more can be recorded, so the crawl stops (run incomplete)."""
+        self.logger.error("the record process exited unexpectedly; stopping the crawl")
+        engine = self.crawler.engine
+        if engine is not None and engine.running:
+            from twisted.internet.defer import Deferred
+
+            Deferred.fromFuture(asyncio.ensure_future(engine.close_spider_async(reason="record_process_lost")))
 
     def _idle(self, spider=None):
-        if self.worker is not None and self.worker.pending:
-            raise DontCloseSpider  # results are still coming from the worker
-
-    def _closed(self, spider=None, reason=None):
-        if self.worker is not None:
-            self.worker.finish()
+        if self.worker is not None and self.worker.pending > 0 and not self.worker.lost:
+            raise DontCloseSpider  # targets are still being checked in the record process
 
     def _wake_engine(self) -> None:
         # Without this the engine notices it is idle only at its next 5-second heartbeat.
@@ -148,7 +130,9 @@ class SiteSpider(scrapy.Spider):
                 for (rule, shape), (n, example) in self.trap.refused.items()]
 
     async def start(self):
-        self._start_worker()
+        if self.worker is not None:
+            self.worker.bind(on_handback=self._worker_handback, on_lost=self._worker_lost,
+                             on_drained=self._wake_engine)
         for url, host_key in self.homepages.items():
             self.seen.add(url)
             self.pages_scheduled += 1

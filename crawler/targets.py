@@ -1,128 +1,216 @@
-"""A second crawl process for non-page targets, so a crawl uses two cores.
+"""The second crawl process: checks non-page targets, runs the checks, writes the store.
 
-Two thirds of the URLs a government portal links to are images, attachments
-and external pages, each checked with one HEAD (or a GET cut at the headers).
-The main process keeps everything that needs state: crawling pages with
-Scrapy, extracting links, the checks and the store.  It hands non-page targets
-to this worker as JSON lines on the worker's stdin; the worker checks them
-with `crawler.linkcheck.LinkChecker` (aiohttp: ~8x less CPU per request than
-Scrapy's downloader, same rules: redirects, the address guard, HEAD fallback,
-retries) and writes one JSON line per result to stdout, which the main process
-records.  A result it cannot classify is handed back (`{"handback": ...}`) and
-checked by the main process with Scrapy.
+A crawl on two cores is a two-stage pipeline.  The main process runs Scrapy:
+it fetches pages, parses them, extracts links and decides what to fetch next.
+Everything downstream of that happens here, in the "record process":
+
+* non-page targets (images, attachments, external pages — two thirds of a
+  portal's URLs) are checked with `crawler.linkcheck.LinkChecker` (aiohttp);
+* every finished fetch, the main process's and ours, goes through the run's
+  `RunRecorder`: the checks' `on_page` hooks, batched store writes, and at the
+  end `on_finish`, the verdict and the run's status.
+
+The main process talks to us through `RemoteRecorder`, which stands in for the
+RunRecorder it would use on one core.  Messages on our stdin are
+length-prefixed pickles (4-byte big-endian length; both ends are this
+program); our stdout carries JSON lines back: how many targets are done and
+the finding count (for the main process's idle check and progress line),
+targets we could not classify (handed back: the main process checks them with
+Scrapy, whose lenient parser is what the crawl is judged by), and at the end
+the run's summary.
 
 Politeness holds: the per-host concurrency is split between the two processes,
-and each waits twice the delay between requests to a host.
+and each waits twice the delay between requests to a host.  If this process
+dies, the main process stops the crawl and closes the run as `incomplete`
+(what was written so far stays); if the main process dies, we see our stdin
+close without a "finish", flush what we have and exit, and the run is marked
+`incomplete` when the store is next opened.
 
-    python -m sitecheck.crawler.targets --config SITE.yaml --concurrency-per-host N
+    python -m sitecheck.crawler.targets --config SITE.yaml --db STORE --run-id N --concurrency-per-host K
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import logging
 import os
+import pickle
+import signal
+import subprocess
 import sys
+import threading
+from collections import Counter
+from typing import Any, Callable
 
-from twisted.internet import protocol
-
-from sitecheck.model import Reason, Target, TargetKind
+from sitecheck.model import Page, Reason, Target, TargetKind
 
 log = logging.getLogger("sitecheck.targets")
 
-
-def target_to_json(target: Target, depth: int | None) -> bytes:
-    return json.dumps({
-        "url": target.url, "kind": target.kind.value, "reason": target.reason.value, "status": target.status,
-        "final_url": target.final_url, "redirects": target.redirects, "latency_s": target.latency_s,
-        "size": target.size, "content_type": target.content_type, "method": target.method,
-        "error": target.error, "host_key": target.host_key, "depth": depth,
-    }, ensure_ascii=False).encode() + b"\n"
+_PAGE_FIELDS = ("url", "html", "host_key", "site", "final_url", "status", "depth", "is_homepage", "title",
+                "encoding", "content_type", "latency_s", "size", "links", "fetched_at", "decode_problem")
 
 
-def target_from_json(line: bytes) -> tuple[Target, dict]:
-    d = json.loads(line)
-    target = Target(d["url"], TargetKind(d["kind"]), Reason(d["reason"]), status=d["status"],
-                    final_url=d["final_url"], redirects=d["redirects"], latency_s=d["latency_s"], size=d["size"],
-                    content_type=d["content_type"], method=d["method"], error=d["error"], host_key=d["host_key"])
-    return target, {"depth": d["depth"]}
+def page_state(page: Page) -> dict[str, Any]:
+    """What a Page is made of, plus views the crawler already computed (not the lxml tree)."""
+    state = {name: getattr(page, name) for name in _PAGE_FIELDS}
+    if "visible_text" in page.__dict__:  # computed for the soft-404 test: do not compute it twice
+        state["visible_text"] = page.__dict__["visible_text"]
+    return state
+
+
+def page_from_state(state: dict[str, Any]) -> Page:
+    visible = state.pop("visible_text", None)
+    page = Page(**state)
+    if visible is not None:
+        page.__dict__["visible_text"] = visible  # functools.cached_property reads the instance dict
+    return page
 
 
 # --- the main process's side ---------------------------------------------------------------
 
 
-class TargetWorker(protocol.ProcessProtocol):
-    """Runs the worker process and exchanges targets and results with it."""
+class RemoteRecorder:
+    """The crawl's recorder, living in the second process; the interface of RunRecorder the crawl uses."""
 
-    def __init__(self, on_result, on_exit, on_handback):
-        self.on_result = on_result  # (Target, extra) -> None
-        self.on_handback = on_handback  # (url, kind, host_key, depth) -> None: check it in the main process
-        self.on_exit = on_exit  # (pending: dict[url, (kind, host_key, depth)]) -> None
-        self.pending: dict[str, tuple[TargetKind, str | None, int]] = {}
-        self.alive = False
-        self._buffer = b""
-
-    @classmethod
-    def spawn(cls, reactor, site_path: str, concurrency_per_host: int, on_result, on_exit,
-              on_handback) -> "TargetWorker":
-        worker = cls(on_result, on_exit, on_handback)
-        args = [sys.executable, "-m", "sitecheck.crawler.targets", "--config", str(site_path),
+    def __init__(self, store, site, *, clock, concurrency_per_host: int):
+        self.store, self.site, self.clock = store, site, clock
+        self.started = clock()
+        self.run_id = store.start_run(site.key, site.digest, self.started)
+        store.hand_over_run()
+        self.pages = 0
+        self.targets = 0
+        self.finding_count = 0
+        self.submitted = 0
+        self.done = 0
+        self.summary = None
+        self.lost = False
+        self._handlers: dict[str, Callable] = {}
+        self._lock = threading.Lock()
+        args = [sys.executable, "-m", "sitecheck.crawler.targets", "--config", str(site.path),
+                "--db", str(store.path), "--run-id", str(self.run_id),
                 "--concurrency-per-host", str(concurrency_per_host)]
-        reactor.spawnProcess(worker, sys.executable, args, env=os.environ.copy())
-        worker.alive = True
-        return worker
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=os.environ.copy())
+        self._reader = threading.Thread(target=self._read, name="sitecheck-record-reader", daemon=True)
+        self._reader.start()
+
+    @property
+    def pending(self) -> int:
+        """Targets submitted and not yet recorded or handed back."""
+        return self.submitted - self.done
+
+    def bind(self, *, on_handback: Callable, on_lost: Callable, on_drained: Callable) -> None:
+        """Callbacks run in the reactor thread: a handed-back target, the process gone, nothing pending."""
+        self._handlers = {"handback": on_handback, "lost": on_lost, "drained": on_drained}
+
+    # --- to the record process ---------------------------------------------------------
+
+    def _send(self, message: tuple) -> None:
+        if self.lost:
+            return
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            with self._lock:
+                self.proc.stdin.write(len(data).to_bytes(4, "big") + data)
+                self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            self.lost = True  # the reader thread reports it
 
     def submit(self, url: str, kind: TargetKind, host_key: str | None, depth: int) -> None:
-        self.pending[url] = (kind, host_key, depth)
-        self.transport.write(json.dumps({"url": url, "kind": kind.value, "host_key": host_key,
-                                         "depth": depth}).encode() + b"\n")
+        self.submitted += 1
+        self._send(("target", url, kind.value, host_key, depth))
 
-    def finish(self) -> None:
-        """No more targets: the worker exits once its queue is empty."""
-        if self.alive:
-            self.transport.closeStdin()
+    def record(self, target: Target, extra: dict, page: Page | None = None, links=()) -> None:
+        self.targets += 1
+        if page is not None:
+            self.pages += 1
+        self._send(("record", target, extra, page_state(page) if page is not None else None, list(links)))
 
-    def outReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted's name
-        self._buffer += data
-        *lines, self._buffer = self._buffer.split(b"\n")
-        for line in lines:
-            if not line:
+    def record_traps(self, traps: list[dict]) -> None:
+        self._send(("traps", traps))
+
+    def finish(self, status: str, error: str = "", stats: dict | None = None):
+        """Let the record process finish the run (end checks, verdict); its RunSummary."""
+        self._send(("finish", status, error, stats or {}))
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        self.proc.wait()
+        self._reader.join(30)
+        if self.summary is not None:
+            return self.summary
+        return self._close_lost_run(stats or {})
+
+    def _close_lost_run(self, stats: dict):
+        """The record process died: what it wrote stays, the run is closed as incomplete here."""
+        from sitecheck.recorder import RunSummary
+
+        error = f"the record process exited unexpectedly (exit status {self.proc.returncode})"
+        now = self.clock()
+        self.store.finish_run(self.run_id, "incomplete", ended_at=now, error=error, stats=stats)
+        summary = RunSummary(self.run_id, "incomplete", self.pages, self.done + self.targets,
+                             duration_s=(now - self.started).total_seconds())
+        for _fid, f in self.store.findings(self.run_id):
+            summary.findings_by_severity[f.severity] += 1
+            summary.findings_by_code[f.code] += 1
+        return summary
+
+    # --- from the record process (reader thread) ---------------------------------------
+
+    def _call(self, name: str, *args) -> None:
+        handler = self._handlers.get(name)
+        if handler is not None:
+            from twisted.internet import reactor
+
+            reactor.callFromThread(handler, *args)
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                log.warning("record process: unreadable line %r", line[:200])
                 continue
-            if line.startswith(b'{"handback"'):
-                url = json.loads(line)["handback"]
-                job = self.pending.pop(url, None)
-                if job is not None:
-                    self.on_handback(url, *job)
-                continue
-            target, extra = target_from_json(line)
-            self.pending.pop(target.url, None)
-            self.on_result(target, extra)
-
-    def errReceived(self, data: bytes) -> None:  # noqa: N802
-        for line in data.decode("utf-8", "replace").splitlines():
-            if line.strip():
-                log.warning("target worker: %s", line)
-
-    def processEnded(self, reason) -> None:  # noqa: N802
-        self.alive = False
-        pending, self.pending = self.pending, {}
-        self.on_exit(pending)
+            if "done" in msg:
+                self.done += msg["done"]
+                self.targets += msg["done"]
+                self.finding_count = msg["findings"]
+                if self.pending <= 0:
+                    self._call("drained")
+            elif "handback" in msg:
+                self.done += 1
+                self._call("handback", msg["handback"], TargetKind(msg["kind"]), msg["host_key"], msg["depth"])
+            elif "summary" in msg:
+                self.summary = pickle.loads(base64.b64decode(msg["summary"]))
+        if self.summary is None:
+            self.lost = True
+            self._call("lost")
 
 
-# --- the worker process -----------------------------------------------------------------
+# --- the record process -----------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sitecheck.crawler.targets", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m sitecheck.crawler.targets", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True)
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--run-id", type=int, required=True)
     ap.add_argument("--concurrency-per-host", type=int, required=True)
     args = ap.parse_args(argv)
+    # The main process decides when the run ends: Ctrl-C or SIGTERM to the process group reach it,
+    # and it tells us to finish. We end on "finish" or when our stdin closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
     from sitecheck.config import load_site
     from sitecheck.credentials import RedactingFilter, load_credentials
+    from sitecheck.recorder import RunRecorder
+    from sitecheck.store import Store
 
     from .runner import shared_delay
 
@@ -130,54 +218,94 @@ def main(argv: list[str] | None = None) -> int:
     credentials = load_credentials(site)
     for handler in logging.root.handlers:
         handler.addFilter(RedactingFilter(credentials.secrets))
-    asyncio.run(serve(site, credentials, args.concurrency_per_host, shared_delay(site)))
+    store = Store(args.db)
+    recorder = RunRecorder(store, site, run_id=args.run_id)
+    try:
+        asyncio.run(serve(site, credentials, recorder, args.concurrency_per_host, shared_delay(site)))
+    finally:
+        store.close()
     return 0
 
 
-async def serve(site, credentials, per_host: int, delay_s: float) -> None:
-    """Check every target read from stdin until it closes; one result line each on stdout."""
+async def serve(site, credentials, recorder, per_host: int, delay_s: float) -> None:
+    """Record and check what arrives on stdin until "finish" or EOF."""
     from .linkcheck import LinkChecker
 
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     out = sys.stdout.buffer
+    done = 0
     flush_due = False
 
     def flush() -> None:
-        nonlocal flush_due
+        nonlocal flush_due, done
         flush_due = False
+        if done:
+            out.write(json.dumps({"done": done, "findings": recorder.finding_count}).encode() + b"\n")
+            done = 0
         out.flush()
 
-    def emit(line: bytes) -> None:
+    def later() -> None:
         nonlocal flush_due
-        out.write(line)
-        if not flush_due:  # one flush per event-loop turn, however many results it finished
+        if not flush_due:  # one message per event-loop turn, however many targets it finished
             flush_due = True
             loop.call_soon(flush)
 
     queue: asyncio.Queue = asyncio.Queue()
+    finish = None
     async with LinkChecker(site, credentials, concurrency_per_host=per_host, delay_s=delay_s) as checker:
         async def work() -> None:
+            nonlocal done
             while (job := await queue.get()) is not None:
                 url, kind, host_key, depth = job
                 try:
-                    target = await checker.check(url, kind, host_key)
+                    target = await checker.check(url, TargetKind(kind), host_key)
                 except Exception as exc:  # noqa: BLE001 - a bug here must not lose the target
                     log.warning("checking %s failed: %r; handing it back", url, exc)
                     target = None
                 if target is None or target.reason == Reason.ERROR:
-                    emit(json.dumps({"handback": url}).encode() + b"\n")
+                    out.write(json.dumps({"handback": url, "kind": kind, "host_key": host_key,
+                                          "depth": depth}).encode() + b"\n")
                 else:
-                    emit(target_to_json(target, depth))
+                    recorder.record(target, {"depth": depth})
+                    done += 1
+                later()
 
         workers = [asyncio.create_task(work()) for _ in range(max(per_host, site.crawl["concurrency"]))]
-        while line := await reader.readline():
-            d = json.loads(line)
-            queue.put_nowait((d["url"], TargetKind(d["kind"]), d["host_key"], d["depth"]))
+        while True:
+            try:
+                size = int.from_bytes(await reader.readexactly(4), "big")
+                message = pickle.loads(await reader.readexactly(size))
+            except asyncio.IncompleteReadError:
+                break  # the main process is gone
+            kind = message[0]
+            if kind == "target":
+                queue.put_nowait(message[1:])
+            elif kind == "record":
+                _, target, extra, state, links = message
+                recorder.record(target, extra, page_from_state(state) if state else None, links)
+            elif kind == "traps":
+                recorder.record_traps(message[1])
+            elif kind == "finish":
+                finish = message
+                break
+        if finish is None or finish[1] != "complete":
+            while not queue.empty():  # the run is cut short: do not start what was still queued
+                queue.get_nowait()
         for _ in workers:
             queue.put_nowait(None)
         await asyncio.gather(*workers)
+    flush()
+    if finish is None:
+        # The main process is gone: keep what we have; the run is marked incomplete when the
+        # store is next opened. The scratch file only serves the end of a run: remove it.
+        recorder.flush()
+        recorder.store.drop_run_scratch()
+        return
+    _, status, error, stats = finish
+    summary = recorder.finish(status, error, stats)
+    out.write(json.dumps({"summary": base64.b64encode(pickle.dumps(summary)).decode()}).encode() + b"\n")
     out.flush()
 
 

@@ -8,6 +8,7 @@ because per-row commits would dominate a 20,000-page crawl.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -74,15 +75,20 @@ class RunSummary:
 
 class RunRecorder:
     BATCH = 500
+    FLUSH_SECONDS = 2.0  # a killed crawl loses at most this much of its records
 
-    def __init__(self, store: Store, site: SiteConfig, *, clock: Clock = utc_clock):
+    def __init__(self, store: Store, site: SiteConfig, *, clock: Clock = utc_clock, run_id: int | None = None):
         self.store = store
         self.site = site
         self.clock = clock
         self.started = clock()
         self.checks, self.disabled = build_checks(site)
         self.silenced = frozenset(site.silence)
-        self.run_id = store.start_run(site.key, site.digest, self.started)
+        if run_id is None:
+            self.run_id = store.start_run(site.key, site.digest, self.started)
+        else:  # the crawl process started the run and hands its recording to us (crawler/targets.py)
+            self.run_id = run_id
+            store.take_over_run(run_id)
         self._targets: list[tuple[Target, dict]] = []
         self._links: list[tuple[str, str, str, str, int]] = []
         self._findings: list[Finding] = []
@@ -91,6 +97,7 @@ class RunRecorder:
         self.targets = 0
         self.finding_count = 0
         self.check_errors: Counter = Counter()
+        self._flushed_at = time.monotonic()
 
     # --- during the crawl ------------------------------------------------------------
 
@@ -103,7 +110,8 @@ class RunRecorder:
             self.pages += 1
             for check in self.checks:
                 self._collect(check, check.on_page, page)
-        if len(self._targets) >= self.BATCH or len(self._links) >= self.BATCH * 40:
+        if (len(self._targets) >= self.BATCH or len(self._links) >= self.BATCH * 40
+                or time.monotonic() - self._flushed_at > self.FLUSH_SECONDS):
             self.flush()
 
     def _collect(self, check: Check, hook, arg) -> None:
@@ -125,6 +133,7 @@ class RunRecorder:
                           traceback.format_exc())
 
     def flush(self) -> None:
+        self._flushed_at = time.monotonic()
         if self._targets:
             self.store.add_targets(self.run_id, self._targets)
             self._targets = []

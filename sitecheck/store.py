@@ -485,6 +485,18 @@ class Store:
 
     # --- scratch file for link occurrences ----------------------------------------------
 
+    def hand_over_run(self) -> None:
+        """Stop writing the running run's scratch file: another process records this run now."""
+        self._close_scratch(delete=False)
+
+    def drop_run_scratch(self) -> None:
+        """Close and delete the running run's scratch file (the run will not be finished here)."""
+        self._close_scratch(delete=True)
+
+    def take_over_run(self, run_id: int) -> None:
+        """Record run `run_id`, started by another process (its scratch file starts empty here)."""
+        self._open_scratch(run_id)
+
     def _open_scratch(self, run_id: int) -> None:
         self._close_scratch(delete=False)
         path = _scratch_path(self.path, run_id)

@@ -14,6 +14,8 @@ import pytest
 from sitecheck.demo.server import DemoServer
 from sitecheck.store import Store
 
+from .helpers import wait_until
+
 pytestmark = pytest.mark.e2e
 
 
@@ -109,8 +111,13 @@ def _children(pid: int, needle: str) -> list[int]:
     return found
 
 
-def test_killed_target_worker_loses_nothing(tmp_path):
-    """SIGKILL the second crawl process mid-crawl: its pending targets are checked by the main one."""
+def test_killed_record_process_closes_the_run_and_the_next_run_completes(tmp_path):
+    """SIGKILL the second crawl process (target checks, checks, store writes) mid-crawl.
+
+    Nothing more can be recorded, so the main process stops the crawl and closes the run as
+    `incomplete`, naming the cause; what was written stays, the store is consistent, and the
+    next run completes with exactly the planted broken links.
+    """
     import json
 
     from sitecheck.demo import manifest as M
@@ -126,12 +133,30 @@ def test_killed_target_worker_loses_nothing(tmp_path):
         while not workers and time.monotonic() < deadline and proc.poll() is None:
             workers = _children(proc.pid, "sitecheck.crawler.targets")
             time.sleep(0.05)
-        assert workers, "the crawl did not start a target worker"
-        time.sleep(1.0)
+        assert workers, "the crawl did not start a record process"
+
+        def recorded():
+            with Store(db, readonly=True) as store:
+                run = store.latest_run("demo", ("running",))
+                return run and store.db.execute("SELECT count(*) FROM pages WHERE run_id = ?",
+                                                (run.id,)).fetchone()[0]
+
+        before = wait_until(recorded, timeout=30, what="the record process to write its first batch")
         os.kill(workers[0], signal.SIGKILL)
-        assert proc.wait(120) == 1
+        code = proc.wait(120)
         stderr = proc.stderr.read()
-        assert "the target worker exited with" in stderr and "checking them here" in stderr, stderr[-2000:]
+        assert code == 1, stderr[-2000:]
+        assert "the record process exited unexpectedly" in stderr, stderr[-2000:]
+        with Store(db, readonly=True) as store:
+            assert store.integrity_ok()
+            run = store.latest_run("demo", ("complete", "incomplete", "running"))
+            assert run.status == "incomplete"
+            assert "record process exited unexpectedly" in run.error
+            assert run.targets >= before  # what was recorded before the kill is kept
+        assert not list(tmp_path.glob("*.scratch"))
+
+        proc = _start(site_file, db)
+        assert proc.wait(120) == 1, proc.stderr.read()[-2000:]
         export = json.loads(subprocess.run(
             [sys.executable, "-m", "sitecheck.cli", "export", "--site", "demo", "--db", str(db)],
             capture_output=True, text=True, check=True).stdout)
