@@ -64,7 +64,7 @@ def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
         # our pipeline is synchronous, so one is enough. This alone was ~40% of the crawl's CPU.
         "CONCURRENT_ITEMS": 1,
         "DEPTH_PRIORITY": 1,  # breadth first: homepage links are judged early
-        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
+        "SCHEDULER_DISK_QUEUE": "sitecheck.crawler.frontier.CompactFifoDiskQueue",
         "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
         "TELNETCONSOLE_ENABLED": False,
         # Scrapy's check for `return value` in generator callbacks caches by bound method in a
@@ -103,7 +103,6 @@ def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
             "scrapy.extensions.memusage.MemoryUsage": None,
             "scrapy.extensions.feedexport.FeedExporter": None,
         },
-        "ITEM_PIPELINES": {"sitecheck.crawler.pipeline.ResultPipeline": 100},
         "SITECHECK_PROGRESS": c["progress"],
     }
 

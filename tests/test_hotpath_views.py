@@ -219,3 +219,23 @@ def _page(body: str) -> Page:
 ])
 def test_hidden_anchors_from_hidden_and_style_attributes(body, expected):
     assert _hidden_anchors(_page(body)) == expected
+
+
+def test_hidden_anchor_scan_skips_the_parse_only_when_nothing_can_hide():
+    from sitecheck.checks.words import _hidden_anchors
+    from sitecheck.model import Page
+
+    plain = Page(url="http://a.gov.cn/", host_key="p",
+                 html="<html><body><a href='http://spam.example/'>x</a></body></html>")
+    assert _hidden_anchors(plain) == []
+    assert "tree" not in plain.__dict__  # no hiding markup: the page was not parsed for this
+    styled = Page(url="http://a.gov.cn/", host_key="p",
+                  html="<div style='DISPLAY: none'><a href='http://spam.example/'>博彩</a></div>")
+    assert _hidden_anchors(styled) == [("http://spam.example/", "博彩")]
+    # Character references can spell the style: the full scan still runs and finds it.
+    encoded = Page(url="http://a.gov.cn/", host_key="p",
+                   html="<div style='&#100;isplay:none'><a href='http://spam.example/'>博彩</a></div>")
+    assert _hidden_anchors(encoded) == [("http://spam.example/", "博彩")]
+    attribute = Page(url="http://a.gov.cn/", host_key="p",
+                     html="<div HIDDEN><a href='/x'>x</a></div>")
+    assert _hidden_anchors(attribute) == [("http://a.gov.cn/x", "x")]
