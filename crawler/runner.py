@@ -12,6 +12,7 @@ import os
 
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.settings import default_settings as _scrapy_defaults
 
 from sitecheck.config import SiteConfig
 from sitecheck.credentials import RedactingFilter, load_credentials
@@ -37,6 +38,11 @@ RETRY_EXCEPTIONS = [
 ]
 
 
+# Scrapy 2.19 replaced RANDOMIZE_DOWNLOAD_DELAY (and warns on every crawl that sets it) by a jitter magnitude.
+_NO_DELAY_JITTER = ({"DOWNLOAD_DELAY_JITTER": 0} if hasattr(_scrapy_defaults, "DOWNLOAD_DELAY_JITTER")
+                    else {"RANDOMIZE_DOWNLOAD_DELAY": False})
+
+
 def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
     """Scrapy settings from the site file (plain values only: Scrapy deep-copies settings)."""
     c = site.crawl
@@ -49,7 +55,7 @@ def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
         "DOWNLOAD_DELAY": c["delay_seconds"],
         # Scrapy re-draws the random jitter each time its delay timer fires, which stretches the real
         # interval ~25 % beyond the setting (measured by bench/multisite.py); an exact delay is as polite.
-        "RANDOMIZE_DOWNLOAD_DELAY": False,
+        **_NO_DELAY_JITTER,
         "DOWNLOAD_TIMEOUT": c["timeout_seconds"],
         "DOWNLOAD_MAXSIZE": c["max_page_bytes"],
         "DOWNLOAD_WARNSIZE": 0,
