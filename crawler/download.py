@@ -90,6 +90,7 @@ class AiohttpDownloadHandler:
             async with asyncio.timeout(timeout):
                 async with self._session().request(
                         request.method, request.url, headers=headers, data=request.body or None,
+                        proxy=request.meta.get("proxy"),  # set by Scrapy's HttpProxyMiddleware (env)
                         allow_redirects=False, raise_for_status=False, compress=None) as resp:
                     request.meta["download_latency"] = time.monotonic() - started
                     raw = Headers()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -103,6 +104,9 @@ class LinkChecker:
         self._host_gates: dict[str, asyncio.Semaphore] = {}
         self._host_next: dict[str, float] = {}
         self.session: aiohttp.ClientSession | None = None
+        # The proxies from the environment (http_proxy, https_proxy, no_proxy), as Scrapy's
+        # HttpProxyMiddleware uses them for the pages.
+        self.proxies = urllib.request.getproxies()
 
     async def __aenter__(self) -> "LinkChecker":
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=self.per_host,
@@ -198,6 +202,7 @@ class LinkChecker:
         async with self._politely(netloc):
             try:
                 async with self.session.request(method, url, headers=headers, allow_redirects=False,
+                                                proxy=self._proxy_for(url, netloc),
                                                 raise_for_status=False) as resp:
                     raw: dict[bytes, list[bytes]] = {}
                     for name, value in resp.raw_headers:
@@ -209,6 +214,14 @@ class LinkChecker:
                     return outcome
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
                 return Outcome(url=url, error=exc)
+
+    def _proxy_for(self, url: str, netloc: str) -> str | None:
+        if not self.proxies:
+            return None
+        proxy = self.proxies.get(url.split(":", 1)[0].lower())
+        if proxy and urllib.request.proxy_bypass(netloc):
+            return None
+        return proxy
 
     def _politely(self, netloc: str) -> "_HostSlot":
         gate = self._host_gates.get(netloc)

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
+from lxml import etree
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, StopDownload
 
@@ -34,7 +35,9 @@ from .urls import TrapGuard, kind_of, normalize
 MAX_REDIRECTS = 10
 HEAD_FALLBACK_STATUSES = frozenset({400, 403, 405, 406, 409, 500, 501, 502})
 _HTML_TYPES = ("text/html", "application/xhtml", "text/plain")
-_ELEMENT_VALUE = {e: e.value for e in Element}  # Enum.value is a descriptor call: costly per link
+_ELEMENT_VALUE = {e: e.value for e in Element}
+_TITLE = etree.XPath("//title/text()")  # compiled once: tree.xpath(str) compiles on every call
+_HEADINGS = etree.XPath("//h1//text()|//h2//text()")  # Enum.value is a descriptor call: costly per link
 
 
 @dataclass(slots=True)
@@ -257,10 +260,9 @@ class SiteSpider(scrapy.Spider):
                     content_type=target.content_type, latency_s=target.latency_s or 0.0,
                     size=target.size or 0, fetched_at=extra["fetched_at"])
         tree = page.tree
-        titles = tree.xpath("//title/text()")
-        page.title = " ".join(" ".join(titles).split())[:300]
+        page.title = " ".join(" ".join(_TITLE(tree)).split())[:300]
         extra.update(title=page.title, encoding=encoding)
-        headings = " ".join(tree.xpath("//h1//text()|//h2//text()"))[:500]
+        headings = " ".join(_HEADINGS(tree))[:500]
         if is_soft404(self.soft404, page.title + " " + headings, page.visible_text):
             target.reason = Reason.SOFT_404
             yield from self._finish(fetch, target, extra)

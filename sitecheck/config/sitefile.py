@@ -46,8 +46,9 @@ CRAWL = table("How the crawl behaves: politeness, limits and trap defences.", {
     "concurrency_per_host": Setting("int", "Requests in flight at once to one host.", 4, min=1, max=64),
     "concurrency": Setting("int", "Requests in flight at once in total.", 32, min=1, max=512),
     "delay_seconds": Setting("float", "Pause between requests to one host (politeness).", 0.0, min=0, max=60),
-    "processes": Setting("int", "Crawl processes: 1, or 2 to check images, attachments and external links in a "
-                         "second process on a second core (per-host concurrency is split between them). "
+    "processes": Setting("int", "Crawl processes: 1, or 2 to use a second core: the main process crawls pages, "
+                         "a second one checks images, attachments and external links, runs the checks and "
+                         "writes the store (per-host concurrency is split between them). "
                          "0 = automatic: 2 for a single site with no delay_seconds and at least "
                          "2 per-host slots on a machine with two or more cores.", 0, min=0, max=2),
     "timeout_seconds": Setting("float", "Whole-response deadline per request; the rules use 15 s.", 15.0,
