@@ -14,6 +14,12 @@ import codecs
 from w3lib.encoding import html_body_declared_encoding, resolve_encoding
 
 
+def strict_decode(body: bytes, encoding: str) -> str:
+    """The body as text, or UnicodeDecodeError/LookupError; a BOM is dropped, as w3lib does."""
+    text = codecs.decode(body, encoding, "strict")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
 def decode_page(body: bytes, scrapy_encoding: str, scrapy_text) -> tuple[str, str, str]:
     """(text, encoding, problem) where problem is "" or "mismatch: ..." or "invalid: ...".
 
@@ -21,8 +27,7 @@ def decode_page(body: bytes, scrapy_encoding: str, scrapy_text) -> tuple[str, st
     body is decoded once, not twice.
     """
     try:
-        text = codecs.decode(body, scrapy_encoding, "strict")
-        return text[1:] if text.startswith("\ufeff") else text, scrapy_encoding, ""  # as w3lib: no BOM
+        return strict_decode(body, scrapy_encoding), scrapy_encoding, ""
     except (UnicodeDecodeError, LookupError):
         pass
     declared = html_body_declared_encoding(body[:4096])

@@ -258,7 +258,8 @@ class SiteSpider(scrapy.Spider):
                     final_url=response.url, status=response.status, depth=fetch.depth,
                     is_homepage=fetch.is_homepage, encoding=encoding, decode_problem=problem,
                     content_type=target.content_type, latency_s=target.latency_s or 0.0,
-                    size=target.size or 0, fetched_at=extra["fetched_at"])
+                    size=target.size or 0, fetched_at=extra["fetched_at"],
+                    body=response.body if not problem else None)
         tree = page.tree
         page.title = " ".join(" ".join(_TITLE(tree)).split())[:300]
         extra.update(title=page.title, encoding=encoding)

@@ -47,6 +47,8 @@ from typing import Any, Callable
 
 from sitecheck.model import Element, Link, Page, Reason, Target, TargetKind
 
+from .decode import strict_decode
+
 log = logging.getLogger("sitecheck.targets")
 
 _PAGE_FIELDS = ("url", "html", "host_key", "site", "final_url", "status", "depth", "is_homepage", "title",
@@ -59,6 +61,8 @@ _PAGE_FIELDS = ("url", "html", "host_key", "site", "final_url", "status", "depth
 def page_state(page: Page) -> dict[str, Any]:
     """What a Page is made of, plus views the crawler already computed (not the lxml tree)."""
     state = {name: getattr(page, name) for name in _PAGE_FIELDS}
+    if page.body is not None and not page.decode_problem:
+        state["html"] = page.body  # decoded on arrival with the same strict codec (crawler/decode.py)
     state["links"] = [(link.url, link.text, link.element.value, link.hidden) for link in page.links]
     if "visible_text" in page.__dict__:  # computed for the soft-404 test: do not compute it twice
         state["visible_text"] = page.__dict__["visible_text"]
@@ -67,6 +71,8 @@ def page_state(page: Page) -> dict[str, Any]:
 
 def page_from_state(state: dict[str, Any]) -> Page:
     visible = state.pop("visible_text", None)
+    if isinstance(state["html"], bytes):
+        state["html"] = strict_decode(state["html"], state["encoding"])
     state["links"] = [Link(url, text, Element(element), hidden) for url, text, element, hidden in state["links"]]
     page = Page(**state)
     if visible is not None:

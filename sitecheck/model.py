@@ -172,6 +172,9 @@ class Page:
     links: list[Link] = field(default_factory=list)
     fetched_at: datetime | None = None
     decode_problem: str = ""  # set by the crawler: "mismatch: ..." or "invalid: ..." (see crawler/decode.py)
+    # The bytes as received, kept by the crawler so the record process can decode them itself:
+    # sending bytes costs a copy, sending the decoded text costs a re-encode (crawler/targets.py).
+    body: bytes | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.final_url:

@@ -1,0 +1,45 @@
+"""What the crawl process sends the record process rebuilds the same Page and Target (crawler/targets.py)."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import datetime, timezone
+
+import pytest
+
+from sitecheck.crawler.decode import decode_page
+from sitecheck.crawler.targets import page_from_state, page_state, target_from_state, target_state
+from sitecheck.model import Element, Link, Page, Reason, Target, TargetKind
+
+
+def _page(body: bytes, encoding: str) -> Page:
+    html, enc, problem = decode_page(body, encoding, lambda: body.decode(encoding, "replace"))
+    page = Page(url="http://a.gov.cn/", html=html, host_key="p", encoding=enc, decode_problem=problem,
+                fetched_at=datetime(2026, 11, 27, tzinfo=timezone.utc), body=body if not problem else None,
+                links=[Link("http://a.gov.cn/x", "通知", Element.A, False), Link("http://b/", "", Element.IMG, True)])
+    page.visible_text  # noqa: B018 - computed by the crawler for the soft-404 test, sent along
+    return page
+
+
+@pytest.mark.parametrize("body,encoding", [
+    ("<html><title>甘肃</title><body>工业和信息化厅</body></html>".encode("utf-8"), "utf-8"),
+    ("\ufeff<html><body>带 BOM</body></html>".encode("utf-8"), "utf-8"),
+    ("<html><body>国标编码</body></html>".encode("gb18030"), "gb18030"),
+    (b"<html><body>\xff\xfe broken \xe4\xb8</body></html>", "utf-8"),  # invalid: the text travels, not bytes
+])
+def test_page_round_trip(body, encoding):
+    page = _page(body, encoding)
+    state = pickle.loads(pickle.dumps(page_state(page)))
+    assert isinstance(state["html"], bytes) == (not page.decode_problem)
+    back = page_from_state(state)
+    for name in ("url", "html", "host_key", "encoding", "decode_problem", "fetched_at", "links"):
+        assert getattr(back, name) == getattr(page, name), name
+    assert back.__dict__["visible_text"] == page.visible_text  # not recomputed
+    assert back.tree is not None and back.body is None
+
+
+def test_target_round_trip():
+    t = Target("http://a/x.pdf", TargetKind.ATTACHMENT, Reason.NOT_FOUND, status=404, final_url="http://a/y.pdf",
+               redirects=["http://a/x.pdf"], latency_s=0.2, size=12, content_type="text/html", method="GET",
+               error="", host_key="p")
+    assert target_from_state(pickle.loads(pickle.dumps(target_state(t)))) == t
