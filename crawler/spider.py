@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from lxml import etree
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, StopDownload
 
@@ -26,18 +25,14 @@ from sitecheck.config import SiteConfig
 from sitecheck.model import Element, Link, Page, Reason, Target, TargetKind
 
 from .decode import decode_page
-from .classify import is_soft404, reason_for_failure, reason_for_status, soft404_matcher
-from .extract import extract_links
+from .classify import reason_for_failure, reason_for_status
 from .guard import AddressRefused
-from .pagination import pagination_urls
+from .pageparse import PageRules, occurrences, read_page
 from .urls import TrapGuard, kind_of, normalize
 
 MAX_REDIRECTS = 10
 HEAD_FALLBACK_STATUSES = frozenset({400, 403, 405, 406, 409, 500, 501, 502})
 _HTML_TYPES = ("text/html", "application/xhtml", "text/plain")
-_ELEMENT_VALUE = {e: e.value for e in Element}
-_TITLE = etree.XPath("//title/text()")  # compiled once: tree.xpath(str) compiles on every call
-_HEADINGS = etree.XPath("//h1//text()|//h2//text()")  # Enum.value is a descriptor call: costly per link
 
 
 @dataclass(slots=True)
@@ -83,10 +78,7 @@ class SiteSpider(scrapy.Spider):
         self.session_params = frozenset(p.lower() for p in crawl["session_params"])
         self.trap = TrapGuard(crawl["max_pages_per_pattern"], crawl["max_url_length"],
                               crawl["max_repeated_segments"])
-        import re
-
-        self.exclude = [re.compile(p) for p in crawl["exclude"]]
-        self.soft404 = soft404_matcher(crawl["soft404_patterns"])
+        self.rules = PageRules.for_site(site)  # title, soft-404, links: crawler/pageparse.py
         self.seen: set[str] = set()
         self.pages_scheduled = 0
         self.homepages = {normalize(h.url, self.session_params): h.key for h in site.hosts}
@@ -116,8 +108,8 @@ class SiteSpider(scrapy.Spider):
             Deferred.fromFuture(asyncio.ensure_future(engine.close_spider_async(reason="record_process_lost")))
 
     def _idle(self, spider=None):
-        if self.worker is not None and self.worker.pending > 0 and not self.worker.lost:
-            raise DontCloseSpider  # targets are still being checked in the record process
+        if self.worker is not None and self.worker.busy and not self.worker.lost:
+            raise DontCloseSpider  # targets are being checked, or pages read, in the record process
 
     def _wake_engine(self) -> None:
         # Without this the engine notices it is idle only at its next 5-second heartbeat.
@@ -136,7 +128,7 @@ class SiteSpider(scrapy.Spider):
     async def start(self):
         if self.worker is not None:
             self.worker.bind(on_handback=self._worker_handback, on_lost=self._worker_lost,
-                             on_drained=self._wake_engine)
+                             on_drained=self._wake_engine, on_page_read=self._page_read)
         for url, host_key in self.homepages.items():
             self.seen.add(url)
             self.pages_scheduled += 1
@@ -260,40 +252,40 @@ class SiteSpider(scrapy.Spider):
                     content_type=target.content_type, latency_s=target.latency_s or 0.0,
                     size=target.size or 0, fetched_at=extra["fetched_at"],
                     body=response.body if not problem else None)
-        tree = page.tree
-        page.title = " ".join(" ".join(_TITLE(tree)).split())[:300]
-        extra.update(title=page.title, encoding=encoding)
-        headings = " ".join(_HEADINGS(tree))[:500]
-        if is_soft404(self.soft404, page.title + " " + headings, page.visible_text):
+        extra["encoding"] = encoding
+        if self.worker is not None and self.worker.has_spare_time():
+            # The record process reads this page (same function) and sends its links back.
+            self.worker.read_for_us(page, response.url, target, extra, (fetch, target, extra))
+            return
+        distinct = read_page(page, response.url, self.rules)
+        extra["title"] = page.title
+        if distinct is None:
             target.reason = Reason.SOFT_404
             yield from self._finish(fetch, target, extra)
             return
-        page.links = extract_links(tree, response.url)
-        if self.crawl_opts["follow_pagination"] and "(" in html:
-            page.links.extend(Link(u, "", Element.PAGINATION) for u in pagination_urls(html, response.url))
-        result = PageResult(target, extra, page)
-        requests = []
-        # ~50 links a page, a million a large crawl: this loop is kept lean on purpose.
-        home = int(fetch.is_homepage)
-        seen_here: set[str] = set()
-        seen, exclude, session_params, page_url = self.seen, self.exclude, self.session_params, fetch.url
-        occurrences = result.links
-        for link in page.links:
-            url = normalize(link.url, session_params)
-            if url is None or url in seen_here or (exclude and any(p.search(url) for p in exclude)):
-                continue
-            seen_here.add(url)
-            occurrences.append((url, page_url, link.text, _ELEMENT_VALUE[link.element], home))
+        yield PageResult(target, extra, page, occurrences(distinct, fetch.url, fetch.is_homepage))
+        yield from self._follow(fetch, distinct)
+        yield from self._claimed_results(fetch, target, extra)
+
+    def _page_read(self, context, links: list[tuple[str, Element]] | None) -> None:
+        """The record process read a page for us: follow its links (None: it was a soft-404)."""
+        fetch, target, extra = context
+        for out in self._follow(fetch, links or ()):
+            self._emit(out)
+        for out in self._claimed_results(fetch, target, extra):
+            self._emit(out)
+        self._wake_engine()
+
+    def _follow(self, fetch: Fetch, distinct):
+        """Requests for the links of a page not seen before (the rest are submitted to the worker)."""
+        seen, depth = self.seen, fetch.depth + 1
+        for url, _text, element, *_ in distinct:
             if url in seen:
                 continue
             seen.add(url)
-            element = Element.A if link.element == Element.PAGINATION else link.element
-            request = self._discover(url, element, fetch.depth + 1)
+            request = self._discover(url, Element.A if element == Element.PAGINATION else element, depth)
             if request is not None:
-                requests.append(request)
-        yield result
-        yield from requests
-        yield from self._claimed_results(fetch, target, extra)
+                yield request
 
     def _redirect(self, response, fetch: Fetch):
         location = response.headers[b"Location"].decode("latin-1")

@@ -1,0 +1,78 @@
+"""From a decoded page to its title, the soft-404 verdict and its distinct links.
+
+A pure function of the page and a few site settings, so either crawl process
+can run it: the main process for most pages, the record process for the pages
+the main process hands it when it has spare time (crawler/targets.py), which is
+how a crawl keeps both cores busy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lxml import etree
+
+from sitecheck.model import Element, Link, Page
+
+from .classify import is_soft404, soft404_matcher
+from .extract import extract_links
+from .pagination import pagination_urls
+from .urls import normalize
+
+_TITLE = etree.XPath("//title/text()")  # compiled once: tree.xpath(str) compiles on every call
+_HEADINGS = etree.XPath("//h1//text()|//h2//text()")
+
+
+@dataclass(slots=True)
+class PageRules:
+    """The site settings reading a page needs."""
+
+    soft404: re.Pattern[str]
+    follow_pagination: bool
+    exclude: list[re.Pattern[str]]
+    session_params: frozenset[str]
+
+    @classmethod
+    def for_site(cls, site) -> "PageRules":
+        crawl = site.crawl
+        return cls(soft404_matcher(crawl["soft404_patterns"]), crawl["follow_pagination"],
+                   [re.compile(p) for p in crawl["exclude"]],
+                   frozenset(p.lower() for p in crawl["session_params"]))
+
+
+def read_page(page: Page, base_url: str, rules: PageRules) -> list[tuple[str, str, Element]] | None:
+    """Set `page.title` and `page.links`; the page's distinct links, or None for a soft-404 page.
+
+    Distinct links are (normalised URL, anchor text, element), first occurrence
+    wins, excluded URLs and URLs we never fetch left out.  ~50 links a page, a
+    million in a large crawl: the loop is kept lean on purpose.
+    """
+    tree = page.tree
+    page.title = " ".join(" ".join(_TITLE(tree)).split())[:300]
+    headings = " ".join(_HEADINGS(tree))[:500]
+    if is_soft404(rules.soft404, page.title + " " + headings, page.visible_text):
+        return None
+    links = extract_links(tree, base_url)
+    if rules.follow_pagination and "(" in page.html:
+        links.extend(Link(u, "", Element.PAGINATION) for u in pagination_urls(page.html, base_url))
+    page.links = links
+    distinct: list[tuple[str, str, Element]] = []
+    seen_here: set[str] = set()
+    exclude, session_params = rules.exclude, rules.session_params
+    for link in links:
+        url = normalize(link.url, session_params)
+        if url is None or url in seen_here or (exclude and any(p.search(url) for p in exclude)):
+            continue
+        seen_here.add(url)
+        distinct.append((url, link.text, link.element))
+    return distinct
+
+
+_ELEMENT_VALUE = {e: e.value for e in Element}  # Enum.value is a descriptor call: costly per link
+
+
+def occurrences(distinct: list[tuple[str, str, Element]], page_url: str, on_homepage: bool):
+    """The link rows the store keeps for a page: (to, from, text, element, on homepage)."""
+    home = int(on_homepage)
+    return [(url, page_url, text, _ELEMENT_VALUE[element], home) for url, text, element in distinct]

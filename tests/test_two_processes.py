@@ -1,0 +1,53 @@
+"""One process or two, a crawl of the demo portal finds exactly the same things.
+
+With two processes the record process checks the link targets (aiohttp), reads some of the
+pages the main process lends it, runs the checks and writes the store; with one, the main
+process does all of it with Scrapy. The findings, page outcomes and verdict must not differ.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sitecheck.demo.server import DemoServer
+from sitecheck.store import Store
+
+pytestmark = pytest.mark.e2e
+
+
+def _crawl(demo, tmp_path, processes: int) -> tuple[dict, dict]:
+    site_file = demo.write_site_file(tmp_path / f"demo{processes}.yaml")
+    text = site_file.read_text(encoding="utf-8")
+    site_file.write_text(text.replace("delay_seconds: 0", f"delay_seconds: 0\n  processes: {processes}"),
+                         encoding="utf-8")
+    db = tmp_path / f"s{processes}.sqlite3"
+    proc = subprocess.run([sys.executable, "-m", "sitecheck.cli", "run", "--config", str(site_file), "--db", str(db),
+                           "--progress", "off"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    export = json.loads(subprocess.run([sys.executable, "-m", "sitecheck.cli", "export", "--site", "demo",
+                                        "--db", str(db)], capture_output=True, text=True, check=True).stdout)
+    with Store(db, readonly=True) as store:
+        run = store.latest_run("demo")
+    return export, run.stats
+
+
+def test_one_and_two_processes_agree(tmp_path):
+    with DemoServer(port=0, timeout_fault_seconds=3.0, slow_seconds=1.5) as demo:
+        one, one_stats = _crawl(demo, tmp_path, 1)
+        two, two_stats = _crawl(demo, tmp_path, 2)
+    assert "pages_read_by_record_process" not in one_stats
+    assert two_stats["pages_read_by_record_process"] > 0  # the lending path ran
+
+    def findings(export):
+        return sorted((f["code"], f["url"], f.get("page_url") or "", f["message"]) for f in export["findings"])
+
+    def pages(export):
+        return sorted((p["url"], p["kind"], p["reason"], p["status"], p["title"]) for p in export["pages"])
+
+    assert findings(two) == findings(one)
+    assert pages(two) == pages(one)
+    assert two["verdict"] == one["verdict"]
