@@ -44,10 +44,9 @@ WORDS_FILE = table("A shared word list (config/words/<name>.yaml).", WORD_FIELDS
 
 _HIDING = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 # Not one union of the two attribute sets: libxml2 merges a union in quadratic time.
-# A hidden attribute or a hiding style cannot be written without one of these (character
-# references could spell the letters, so "&#" keeps the full test). Checking the markup first
-# spares the record process a parse of most pages (~10 % of its CPU at 20,000 pages).
-_MAY_HIDE = re.compile(r"hidden|display|&#", re.I)
+# A hidden attribute or a hiding style cannot be written without "hidden" or "display" (any
+# case; character references could spell the letters, so "&#" keeps the full test). Checking
+# the markup first spares the record process a parse of most pages.
 _HAS_HIDDEN_ATTRIBUTE = etree.XPath("boolean(descendant-or-self::*/@hidden)")
 _STYLES = etree.XPath("descendant-or-self::*/@style")  # smart strings: getparent() is the element
 _HIDDEN_OR_STYLED = etree.XPath("descendant-or-self::*[@hidden or @style]")
@@ -195,7 +194,8 @@ def _allowed(text: str, start: int, contexts) -> bool:
 def _hidden_anchors(page: Page) -> list[tuple[str, str]]:
     """(absolute URL, text) of anchors the page hides, from the tree and from the crawler's flag."""
     found: list[tuple[str, str]] = [(link.url, link.text) for link in page.links if link.hidden]
-    if not _MAY_HIDE.search(page.html):
+    markup = page.html.lower()  # then three `in` tests: 74 µs a page, a re.I alternation 275 µs
+    if "hidden" not in markup and "display" not in markup and "&#" not in markup:
         return found  # nothing in the markup can hide an element: no need to parse the page for this
     try:
         # XPath reads the few elements with a hidden or style attribute, in document order as
