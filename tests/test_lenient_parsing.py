@@ -1,0 +1,81 @@
+"""Responses aiohttp's strict parser rejects are judged by Scrapy's lenient one, not reported broken.
+
+Government servers send odd headers (here a header line without a colon, which llhttp rejects
+and Twisted skips). A browser shows such pages; the crawl must too. (A space before the colon,
+"X-Powered-By : ASP.NET", is rejected by both parsers: reported as an error, as before.) Pages go through our aiohttp download
+handler, which falls back to Scrapy's HTTP/1.1 handler; link targets go through the record
+process, which hands them back to the main process.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ODD = b"GarbageLine\r\n"  # a header line without a colon: rejected by llhttp, skipped by Twisted
+
+
+def _response(path: bytes) -> bytes:
+    if path == b"/":
+        body = (b"<html><head><title>odd</title></head><body>" + b"x" * 2000 +
+                b"<a href='/b.html'>b</a><img src='/logo.png'><a href='/gone.pdf'>gone</a></body></html>")
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n" + ODD +
+                b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    if path == b"/b.html":
+        body = b"<html><head><title>b</title></head><body>" + b"y" * 2000 + b"</body></html>"
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n" + ODD + b"Content-Length: " +
+                str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    if path == b"/logo.png":
+        return b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n" + ODD + b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+    return b"HTTP/1.1 404 Not Found\r\n" + ODD + b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def _serve(sock):
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            if data:
+                conn.sendall(_response(data.split(b" ", 2)[1]))
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_odd_headers_are_read_leniently(tmp_path, processes):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    threading.Thread(target=_serve, args=(sock,), daemon=True).start()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    try:
+        site = tmp_path / "s.yaml"
+        site.write_text(f"site: odd\nname: 怪异服务器\nhosts:\n  - {{key: o, name: 门户, url: '{base}'}}\n"
+                        f"crawl: {{robots: ignore, processes: {processes}, concurrency_per_host: 4, retries: 0, "
+                        f"progress: off}}\n", encoding="utf-8")
+        db = tmp_path / "s.sqlite3"
+        run = subprocess.run([sys.executable, "-m", "sitecheck.cli", "run", "--config", str(site), "--db", str(db)],
+                             capture_output=True, text=True, timeout=120)
+        export = json.loads(subprocess.run([sys.executable, "-m", "sitecheck.cli", "export", "--site", "odd",
+                                            "--db", str(db)], capture_output=True, text=True, check=True).stdout)
+    finally:
+        sock.close()
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    reasons = {p["url"]: (p["reason"], p["status"]) for p in export["pages"]}
+    assert reasons == {base: ("ok", 200), base + "b.html": ("ok", 200), base + "logo.png": ("ok", 200),
+                       base + "gone.pdf": ("not_found", 404)}
+    titles = {p["url"]: p["title"] for p in export["pages"] if p["kind"] == "page"}
+    assert titles == {base: "odd", base + "b.html": "b"}  # parsed, and its links followed
