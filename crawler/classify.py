@@ -7,6 +7,13 @@ import socket
 
 from sitecheck.model import Reason
 
+MAX_REDIRECTS = 10  # hops followed before a chain is reported as too_many_redirects
+# Statuses after which a HEAD is not believed: many government servers refuse or break HEAD,
+# so the target is asked again with a GET that stops at the headers.
+HEAD_FALLBACK_STATUSES = frozenset({400, 403, 405, 406, 409, 500, 501, 502})
+# Sent with every request, by Scrapy (DEFAULT_REQUEST_HEADERS) and by the record process.
+REQUEST_HEADERS = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "zh-CN,zh;q=0.9"}
+
 _BOT_WALL_HEADERS = (b"cf-mitigated", b"x-waf", b"x-ws-request-id")
 _BOT_WALL_TEXT = re.compile(r"访问被拦截|安全拦截|WAF|防火墙|访问受限|captcha|验证码", re.I)
 

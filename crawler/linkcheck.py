@@ -37,15 +37,12 @@ from sitecheck import netguard
 from sitecheck.config import SiteConfig
 from sitecheck.model import Reason, Target, TargetKind
 
-from .classify import reason_for_client_error, reason_for_status
+from .classify import (HEAD_FALLBACK_STATUSES, MAX_REDIRECTS, REQUEST_HEADERS, reason_for_client_error,
+                       reason_for_status)
 from .urls import normalize
 
-MAX_REDIRECTS = 10  # as the spider (crawler/spider.py)
-HEAD_FALLBACK_STATUSES = frozenset({400, 403, 405, 406, 409, 500, 501, 502})
 RETRY_STATUSES = frozenset({502, 503, 504})
 _RETRY_REASONS = (Reason.REFUSED, Reason.RESET)  # connection-level: a timeout is never retried
-ACCEPT = "text/html,application/xhtml+xml,*/*;q=0.8"
-ACCEPT_LANGUAGE = "zh-CN,zh;q=0.9"
 
 
 class GuardedResolver(AbstractResolver):
@@ -114,8 +111,7 @@ class LinkChecker:
                                          ssl=False)  # as the crawl: certificates are the probe's business
         self.session = aiohttp.ClientSession(
             connector=connector, timeout=self.timeout, cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False, headers={"User-Agent": self.user_agent, "Accept": ACCEPT,
-                                            "Accept-Language": ACCEPT_LANGUAGE})
+            auto_decompress=False, headers={"User-Agent": self.user_agent, **REQUEST_HEADERS})
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -19,6 +19,7 @@ from sitecheck.credentials import RedactingFilter, load_credentials
 from sitecheck.recorder import RunRecorder, RunSummary, utc_clock
 from sitecheck.store import Store, queue_dir
 
+from .classify import REQUEST_HEADERS
 from .spider import SiteSpider
 from .targets import RemoteRecorder
 
@@ -80,8 +81,7 @@ def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
         "LOGSTATS_INTERVAL": 0,
         "LOG_LEVEL": log_level,
         # Added at download time by middleware, so queued requests stay small.
-        "DEFAULT_REQUEST_HEADERS": {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
-                                    "Accept-Language": "zh-CN,zh;q=0.9"},
+        "DEFAULT_REQUEST_HEADERS": dict(REQUEST_HEADERS),
         "COOKIES_ENABLED": True,  # session-bound CMSs; costs ~3 % CPU
         "TWISTED_REACTOR": REACTOR,
         "LOG_INSTALL_ROOT_HANDLER": False,

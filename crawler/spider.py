@@ -25,13 +25,11 @@ from sitecheck.config import SiteConfig
 from sitecheck.model import Element, Link, Page, Reason, Target, TargetKind
 
 from .decode import decode_page
-from .classify import reason_for_failure, reason_for_status
+from .classify import HEAD_FALLBACK_STATUSES, MAX_REDIRECTS, reason_for_failure, reason_for_status
 from .guard import AddressRefused
 from .pageparse import PageRules, occurrences, read_page
 from .urls import TrapGuard, kind_of, normalize
 
-MAX_REDIRECTS = 10
-HEAD_FALLBACK_STATUSES = frozenset({400, 403, 405, 406, 409, 500, 501, 502})
 _HTML_TYPES = ("text/html", "application/xhtml", "text/plain")
 
 
