@@ -115,15 +115,15 @@ class AiohttpDownloadHandler:
             raise DownloadTimeoutError(f"Getting {request.url} took longer than {timeout} seconds.") from exc
         except (DownloadCancelledError, DownloadTimeoutError):
             raise
-        except aiohttp.ClientResponseError as exc:  # the strict parser said no: ask Scrapy's lenient one
-            return await self._lenient_download(request, spider, exc)
+        except aiohttp.ClientResponseError:  # the strict parser said no: ask Scrapy's lenient one
+            return await self._lenient_download(request)
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             raise _scrapy_error(exc, request.url) from exc
         respcls = responsetypes.from_args(headers=raw, url=request.url, body=body)
         return respcls(url=request.url, status=resp.status, headers=raw, body=body, flags=flags,
                        request=request, protocol="HTTP/1.1")
 
-    async def _lenient_download(self, request, spider, exc):
+    async def _lenient_download(self, request):
         from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 
         if self._lenient is None:

@@ -72,7 +72,6 @@ class GuardedResolver(AbstractResolver):
 class Outcome:
     status: int | None = None
     headers: dict[bytes, list[bytes]] | None = None
-    body_head: str = ""
     url: str = ""  # as requested on the wire (percent-encoded)
     error: BaseException | None = None
 
@@ -161,7 +160,7 @@ class LinkChecker:
                 continue
             ctype = b";".join(headers.get(b"content-type", [b""])).decode("latin-1")
             length = b"".join(headers.get(b"content-length", [b""]))
-            return Target(url, kind, reason_for_status(status, headers, outcome.body_head), status=status,
+            return Target(url, kind, reason_for_status(status, headers), status=status,
                           final_url=outcome.url, redirects=chain, latency_s=latency,
                           size=int(length) if length.isdigit() else 0,
                           content_type=ctype.split(";")[0].strip(), method=method, host_key=host_key)
@@ -204,7 +203,7 @@ class LinkChecker:
                     for name, value in resp.raw_headers:
                         raw.setdefault(name.lower(), []).append(value)
                     # No body is read, as in the spider (HEAD, or a GET stopped at the headers).
-                    outcome = Outcome(resp.status, raw, "", str(resp.url))
+                    outcome = Outcome(resp.status, raw, str(resp.url))
                     if method == "GET":
                         resp.close()  # headers are all we wanted: drop the connection, not the body
                     return outcome

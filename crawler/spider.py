@@ -22,7 +22,7 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, StopDownload
 
 from sitecheck.config import SiteConfig
-from sitecheck.model import Element, Link, Page, Reason, Target, TargetKind
+from sitecheck.model import Element, Page, Reason, Target, TargetKind
 
 from .decode import decode_page
 from .classify import HEAD_FALLBACK_STATUSES, MAX_REDIRECTS, reason_for_failure, reason_for_status
@@ -253,7 +253,7 @@ class SiteSpider(scrapy.Spider):
         extra["encoding"] = encoding
         if self.worker is not None and self.worker.has_spare_time():
             # The record process reads this page (same function) and sends its links back.
-            self.worker.read_for_us(page, response.url, target, extra, (fetch, target, extra))
+            self.worker.read_for_us(page, response.url, target, extra, context=fetch)
             return
         distinct = read_page(page, response.url, self.rules)
         extra["title"] = page.title
@@ -265,9 +265,11 @@ class SiteSpider(scrapy.Spider):
         yield from self._follow(fetch, distinct)
         yield from self._claimed_results(fetch, target, extra)
 
-    def _page_read(self, context, links: list[tuple[str, Element]] | None) -> None:
+    def _page_read(self, fetch: Fetch, target: Target, extra: dict,
+                   links: list[tuple[str, str, Element]] | None) -> None:
         """The record process read a page for us: follow its links (None: it was a soft-404)."""
-        fetch, target, extra = context
+        if links is None:
+            target.reason = Reason.SOFT_404  # as _parse_page does: redirect hops to it say so too
         for out in self._follow(fetch, links or ()):
             self._emit(out)
         for out in self._claimed_results(fetch, target, extra):

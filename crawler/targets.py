@@ -42,7 +42,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections import Counter
 from typing import Any, Callable
 
 from sitecheck.model import Element, Link, Page, Reason, Target, TargetKind
@@ -175,18 +174,21 @@ class RemoteRecorder:
         return not self.lost and len(self._lent) < self.PAGES_LENT
 
     def read_for_us(self, page: Page, base_url: str, target: Target, extra: dict, context) -> None:
-        """Lend a fetched page: the record process reads it, records it and sends its links back."""
+        """Lend a fetched page: the record process reads it, records it and sends its links back.
+
+        `context` (the spider's Fetch) comes back with target, extra and the links to on_page_read.
+        """
         self._token += 1
-        self._lent[self._token] = context
+        self._lent[self._token] = (context, target, extra)
         self.targets += 1
         self.pages += 1
         self._send(("read", self._token, base_url, target_state(target), extra, page_state(page)))
 
     def _page_read(self, token: int, links) -> None:  # in the reactor thread
-        context = self._lent.pop(token, None)
+        lent = self._lent.pop(token, None)
         handler = self._handlers.get("read")
-        if context is not None and handler is not None:
-            handler(context, None if links is None else [(url, "", Element(e)) for url, e in links])
+        if lent is not None and handler is not None:
+            handler(*lent, None if links is None else [(url, "", Element(e)) for url, e in links])
 
     def record_traps(self, traps: list[dict]) -> None:
         self._send(("traps", traps))

@@ -43,3 +43,28 @@ def test_target_round_trip():
                redirects=["http://a/x.pdf"], latency_s=0.2, size=12, content_type="text/html", method="GET",
                error="", host_key="p")
     assert target_from_state(pickle.loads(pickle.dumps(target_state(t)))) == t
+
+
+def test_a_lent_page_found_soft_404_marks_its_redirect_hops_too(tmp_path):
+    """Read here or lent to the record process, a soft-404 page gives its redirect hops the same reason."""
+    from sitecheck.config import load_site
+    from sitecheck.crawler.spider import Fetch, SiteSpider
+
+    site_file = tmp_path / "s.yaml"
+    site_file.write_text("site: s\nname: 测试\nhosts:\n  - {key: p, name: 门户, url: 'http://127.0.0.1:1/'}\n",
+                         encoding="utf-8")
+
+    class Recorded:  # the RunRecorder interface the spider calls
+        def __init__(self):
+            self.rows = []
+
+        def record(self, target, extra, page=None, links=()):
+            self.rows.append(target)
+
+    recorder = Recorded()
+    spider = SiteSpider(load_site(site_file), recorder=recorder)
+    fetch = Fetch("http://127.0.0.1:1/old", TargetKind.PAGE, "p", claimed=["http://127.0.0.1:1/new"])
+    target = Target("http://127.0.0.1:1/old", TargetKind.PAGE, Reason.OK, status=200, host_key="p")
+    spider._page_read(fetch, target, {"depth": 0}, None)
+    assert target.reason == Reason.SOFT_404
+    assert [(t.url, t.reason) for t in recorder.rows] == [("http://127.0.0.1:1/new", Reason.SOFT_404)]
