@@ -8,6 +8,7 @@ how a crawl keeps both cores busy.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -72,7 +73,11 @@ def read_page(page: Page, base_url: str, rules: PageRules) -> list[tuple[str, st
 _ELEMENT_VALUE = {e: e.value for e in Element}  # Enum.value is a descriptor call: costly per link
 
 
-def occurrences(distinct: list[tuple[str, str, Element]], page_url: str, on_homepage: bool):
-    """The link rows the store keeps for a page: (to, from, text, element, on homepage)."""
-    home = int(on_homepage)
-    return [(url, page_url, text, _ELEMENT_VALUE[element], home) for url, text, element in distinct]
+def occurrences(distinct: list[tuple[str, str, Element]], page_url: str, on_homepage: bool) -> tuple[str, int, str]:
+    """The row the store keeps for a page's links: (from, on homepage, JSON [[to, text, element], ...])."""
+    rows = [(url, text, _ELEMENT_VALUE[element]) for url, text, element in distinct]
+    links = json.dumps(rows, ensure_ascii=False)
+    if "\\u0000" in links:  # maybe a NUL, which SQLite's json_extract would cut text at
+        links = json.dumps([(url.replace("\0", "\ufffd"), text.replace("\0", "\ufffd"), element)
+                            for url, text, element in rows], ensure_ascii=False)  # as lxml's parser does
+    return (page_url, int(on_homepage), links)

@@ -21,7 +21,7 @@ from sitecheck.store import Store, queue_dir
 
 from .classify import REQUEST_HEADERS
 from .spider import SiteSpider
-from .targets import RemoteRecorder
+from .targets import RemoteRecorder, shared_delay
 
 # Retry connection-level failures only: a timeout is not retried, so a dead link
 # costs one timeout and never turns into a slow success.
@@ -191,11 +191,6 @@ def split_concurrency(site: SiteConfig, single: bool, cpus: int | None = None) -
     if wanted == 1 or per_host < 2 or site.path is None:
         return per_host, 0
     return per_host - per_host // 2, per_host // 2
-
-
-def shared_delay(site: SiteConfig) -> float:
-    """Each of two processes waits twice the delay, so a host sees the configured rate in sum."""
-    return site.crawl["delay_seconds"] * 2
 
 
 def _remember_reason(outcome: dict[str, str]):

@@ -56,7 +56,7 @@ class PageResult:
     target: Target
     extra: dict
     page: Page | None = None
-    links: list[tuple[str, str, str, str, int]] = field(default_factory=list)  # to, from, text, element, home
+    links: tuple[str, int, str] | None = None  # the page's link row: crawler.pageparse.occurrences
 
 
 class SiteSpider(scrapy.Spider):

@@ -11,7 +11,7 @@ import logging
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -90,7 +90,7 @@ class RunRecorder:
             self.run_id = run_id
             store.take_over_run(run_id)
         self._targets: list[tuple[Target, dict]] = []
-        self._links: list[tuple[str, str, str, str, int]] = []
+        self._links: list[tuple[str, int, str]] = []  # one row per page: Store.add_page_links
         self._findings: list[Finding] = []
         self._facts: list[Fact] = []
         self.pages = 0
@@ -102,15 +102,17 @@ class RunRecorder:
     # --- during the crawl ------------------------------------------------------------
 
     def record(self, target: Target, extra: dict, page: Page | None = None,
-               links: Iterable[tuple[str, str, str, str, int]] = ()) -> None:
+               links: tuple[str, int, str] | None = None) -> None:
+        """A finished fetch; `links` is the page's link row (crawler.pageparse.occurrences)."""
         self._targets.append((target, extra))
         self.targets += 1
-        self._links.extend(links)
+        if links is not None:
+            self._links.append(links)
         if page is not None:
             self.pages += 1
             for check in self.checks:
                 self._collect(check, check.on_page, page)
-        if (len(self._targets) >= self.BATCH or len(self._links) >= self.BATCH * 40
+        if (len(self._targets) >= self.BATCH or len(self._links) >= self.BATCH
                 or time.monotonic() - self._flushed_at > self.FLUSH_SECONDS):
             self.flush()
 
@@ -138,7 +140,7 @@ class RunRecorder:
             self.store.add_targets(self.run_id, self._targets)
             self._targets = []
         if self._links:
-            self.store.add_link_occurrences(self._links)
+            self.store.add_page_links(self._links)
             self._links = []
         if self._findings:
             self.store.add_findings(self.run_id, self._findings)

@@ -68,3 +68,16 @@ def test_a_lent_page_found_soft_404_marks_its_redirect_hops_too(tmp_path):
     spider._page_read(fetch, target, {"depth": 0}, None)
     assert target.reason == Reason.SOFT_404
     assert [(t.url, t.reason) for t in recorder.rows] == [("http://127.0.0.1:1/new", Reason.SOFT_404)]
+
+
+def test_replies_carry_only_links_not_sent_back_before():
+    """A lent page's reply leaves out links an earlier reply carried; the main process already follows them."""
+    from sitecheck.crawler.targets import RepliedLinks
+
+    replied = RepliedLinks(limit=3)
+    nav = [("http://a/", "首页", Element.A), ("http://a/logo.png", "", Element.IMG)]
+    assert replied.new(nav + [("http://a/1.html", "一", Element.A)]) == [
+        ("http://a/", "a"), ("http://a/logo.png", "img"), ("http://a/1.html", "a")]
+    assert replied.new(nav + [("http://a/2.html", "二", Element.A)]) == [("http://a/2.html", "a")]
+    # Full (4 > 3): it forgets, and sends everything of the next page again, which is safe.
+    assert replied.new(nav) == [("http://a/", "a"), ("http://a/logo.png", "img")]

@@ -202,3 +202,29 @@ def test_full_disk_gives_a_clear_error_and_keeps_earlier_runs(tmp_path):
             assert len(list(store.targets(done))) == 1
     finally:
         subprocess.run(["umount", str(mnt)])
+
+
+def test_page_link_rows_keep_any_anchor_text_through_the_fold(tmp_path):
+    """A page's links travel as one JSON row (crawler.pageparse.occurrences) and come out intact."""
+    from sitecheck.crawler.pageparse import occurrences
+    from sitecheck.model import Element
+
+    texts = ['引号 " 和 \\ 反斜杠', "\\u0000 literally", "换行\n制表\t", "\x00\x1f 控制字符", "😀 emoji", ""]
+    distinct = [(f"http://a/gone{i}.html", text, Element.A) for i, text in enumerate(texts)]
+    distinct.append(("http://a/ok.html", "fine", Element.A))
+    distinct.append(("http://a/gone.png", "图", Element.IMG))
+    with Store(tmp_path / "s.sqlite3") as store:
+        run = store.start_run("demo", "d", T0)
+        store.add_targets(run, [(Target(u, TargetKind.PAGE, Reason.OK if "ok" in u else Reason.NOT_FOUND, 404,
+                                        host_key="p"), {}) for u, _t, _e in distinct])
+        store.add_page_links([occurrences(distinct, "http://a/", True), occurrences(distinct[:1], "http://a/b", False)])
+        store.finish_run(run, "complete")
+        for url, text, element in distinct:
+            text = text.replace("\x00", "\ufffd")  # as lxml's HTML parser does
+            referrers = store.referrers(run, url)
+            if "ok" in url:
+                assert referrers == []  # working targets keep no link rows
+                continue
+            assert [(r.page_url, r.text, r.element, r.on_homepage) for r in referrers][0] == (
+                "http://a/", text, element.value, True)
+        assert store.referrer_count(run, "http://a/gone0.html") == 2
