@@ -17,6 +17,7 @@ from scrapy.settings import default_settings as _scrapy_defaults
 from sitecheck.config import SiteConfig
 from sitecheck.credentials import RedactingFilter, load_credentials
 from sitecheck.recorder import RunRecorder, RunSummary, utc_clock
+from sitecheck.gcpolicy import tuned_for_crawl
 from sitecheck.store import Store, queue_dir
 
 from .classify import REQUEST_HEADERS
@@ -161,7 +162,8 @@ def run_crawls(jobs: list[tuple[SiteConfig, Store]], *, clock=utc_clock, log_lev
         logging.getLogger("scrapy").setLevel(logging.WARNING)
         logging.getLogger("twisted").setLevel(logging.WARNING)
         logging.getLogger("protego").setLevel(logging.WARNING)
-    process.start()
+    with tuned_for_crawl():
+        process.start()
     summaries = []
     for crawler, recorder, outcome in running:
         reason = outcome.get("reason", "unknown")

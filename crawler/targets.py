@@ -321,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sitecheck.config import load_site
     from sitecheck.credentials import RedactingFilter, load_credentials
+    from sitecheck.gcpolicy import tuned_for_crawl
     from sitecheck.recorder import RunRecorder
     from sitecheck.store import Store
 
@@ -331,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     store = Store(args.db)
     recorder = RunRecorder(store, site, run_id=args.run_id)
     try:
-        asyncio.run(serve(site, credentials, recorder, args.concurrency_per_host, shared_delay(site)))
+        with tuned_for_crawl():
+            asyncio.run(serve(site, credentials, recorder, args.concurrency_per_host, shared_delay(site)))
     finally:
         store.close()
     return 0

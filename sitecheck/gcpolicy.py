@@ -1,0 +1,40 @@
+"""Garbage-collector settings for the crawl processes.
+
+A crawl allocates millions of short-lived objects (requests, responses, tuples, Deferreds) and
+makes almost no reference cycles: in a 20,000-page crawl the collector ran 4,400 times in the
+main process and found ~4,000 cyclic objects in all, yet spent 5.3 of its ~35 CPU seconds doing
+it, mostly re-scanning the long-lived heap (Scrapy, the seen-set's owners, the frontier) in the
+older generations.  So, once a crawl process has started:
+
+* `gc.freeze()` moves everything alive at start (modules, config, Scrapy's machinery) out of the
+  collector's sight for good;
+* a young generation of 50,000 objects instead of 700 makes collections ~70x rarer; cycles are
+  still found, just later, and the few there are cost little memory (peak RSS unchanged at 20k
+  and 100k pages: bench/README.md).
+
+Measured with `bench/run.py --pages 20000 --tools sitecheck`: GC time in the main process
+5.25 s -> 0.07 s, the run's CPU 3.53 -> 3.22 s per 1,000 pages.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+YOUNG = 50_000
+OLDER = (20, 10)
+
+
+@contextmanager
+def tuned_for_crawl() -> Iterator[None]:
+    """The settings above for the duration of a crawl; the previous ones afterwards (tests crawl in-process)."""
+    previous = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG, *OLDER)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
