@@ -7,8 +7,8 @@ crawl) runs in a process of its own; `sitecheck run` is that process.
 from __future__ import annotations
 
 import logging
-
 import os
+import urllib.request
 
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
@@ -83,6 +83,9 @@ def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
         "LOG_LEVEL": log_level,
         # Added at download time by middleware, so queued requests stay small.
         "DEFAULT_REQUEST_HEADERS": dict(REQUEST_HEADERS),
+        # Scrapy's proxy middleware only matters when the environment names a proxy; otherwise it is
+        # one more hop per request.
+        "HTTPPROXY_ENABLED": bool(urllib.request.getproxies()),
         "COOKIES_ENABLED": True,  # session-bound CMSs; costs ~3 % CPU
         "TWISTED_REACTOR": REACTOR,
         "LOG_INSTALL_ROOT_HANDLER": False,
@@ -92,7 +95,10 @@ def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
         # Every middleware costs a few coroutine hops per request; keep only what the crawl uses.
         "DOWNLOADER_MIDDLEWARES": {
             "sitecheck.crawler.guard.AddressGuardMiddleware": 50,
-            "sitecheck.crawler.guard.CredentialsMiddleware": 60,
+            "sitecheck.crawler.guard.CredentialsMiddleware": 60,  # also timeout, User-Agent, default headers
+            "scrapy.downloadermiddlewares.downloadtimeout.DownloadTimeoutMiddleware": None,
+            "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": None,
+            "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
             "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,  # scope is the spider's job
             "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,  # credentials: our middleware
             "scrapy.downloadermiddlewares.stats.DownloaderStats": None,

@@ -111,10 +111,12 @@ crawl: {{timeout_seconds: 3, progress: off, robots: ignore}}
 
 class _Recorder(BaseHTTPRequestHandler):
     seen: list[tuple[str, str, str | None]] = []
+    sent_headers: list[dict[str, str]] = []
     other = ""
 
     def do_GET(self):  # noqa: N802
         type(self).seen.append((self.server.server_address[0], self.path, self.headers.get("Authorization")))
+        type(self).sent_headers.append(dict(self.headers))
         if self.path == "/":
             body = (f'<html><head><title>内网</title></head><body><a href="/a.html">a</a>'
                     f'<a href="{self.other}/leak.html">外站</a><a href="/go-away">跳转</a></body></html>')
@@ -146,6 +148,7 @@ def test_credentials_go_only_to_their_host_and_never_to_outputs(tmp_path):
     other = ThreadingHTTPServer(("127.0.0.3", main.server_address[1]), _Recorder)
     _Recorder.other = f"http://127.0.0.3:{main.server_address[1]}"
     _Recorder.seen = []
+    _Recorder.sent_headers = []
     for srv in (main, other):
         threading.Thread(target=srv.serve_forever, daemon=True).start()
     secret_user, secret_pw = "svc-inspector", "S3cret-Pa55-word!"
@@ -162,7 +165,8 @@ auth:
     basic_user_env: SC_USER
     basic_password_env: SC_PW
     headers_file: headers.txt
-crawl: {{timeout_seconds: 3, progress: log, robots: ignore, allow_networks: [127.0.0.3/32]}}
+crawl: {{timeout_seconds: 3, progress: log, robots: ignore, allow_networks: [127.0.0.3/32],
+        user_agent: "sitecheck-test/1.0 (+inspection)"}}
 checks: {{links: {{}}}}
 """, encoding="utf-8")
         env = {**__import__("os").environ, "SC_USER": secret_user, "SC_PW": secret_pw}
@@ -176,6 +180,15 @@ checks: {{links: {{}}}}
     assert to_main and all(a and a.startswith("Basic ") for a in to_main)
     assert {p for p, _ in to_other} == {"/leak.html", "/redirected.html"}
     assert all(a is None for _, a in to_other)
+    # Every request, to either host, carries the configured User-Agent and the default headers;
+    # the headers file's key goes to its own host only.
+    from sitecheck.crawler.classify import REQUEST_HEADERS
+    assert len(_Recorder.sent_headers) == len(_Recorder.seen)
+    for (host, path, _), sent in zip(_Recorder.seen, _Recorder.sent_headers):
+        assert sent.get("User-Agent") == "sitecheck-test/1.0 (+inspection)", (host, path, sent)
+        for name, value in REQUEST_HEADERS.items():
+            assert sent.get(name) == value, (host, path, name)
+        assert (sent.get("X-Api-Key") == "key-0f9e8d7c6b5a") == (host == "127.0.0.1"), (host, path)
     import base64
     token = base64.b64encode(f"{secret_user}:{secret_pw}".encode()).decode()
     export = _run(["export", "--site", "intra", "--db", str(tmp_path / "s.sqlite3")]).stdout
