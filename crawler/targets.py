@@ -110,11 +110,12 @@ class RemoteRecorder:
     reads its pages itself. That keeps both cores busy without a tuned ratio.
     """
 
-    # Pages out at once. Reading a page here costs the main process more than lending it (the
-    # record process parses it again for the checks), so lend whenever the record process keeps
-    # up; 64 pages is about 50 ms of its work. 20k bench, with replies of new links only:
-    # 8 -> 53.1 s, 16 -> 42.7 s, 32 -> 42.0 s, 64 -> 40.7 s (97 % lent); 1000 (all) -> 40.7 s.
-    PAGES_LENT = 64
+    # Pages out at once: the record process reads pages while fewer than this many are out, the
+    # main process reads the rest itself (and sends their links and visible text along, so the
+    # checks need no second parse). 20k bench, sitecheck alone, interleaved runs (wall s):
+    # 8: 40.8 37.5 37.9 | 16: 38.6 34.1 33.7 (38-48 % lent);
+    # 16: 33.2 28.9 32.5 30.3 37.1 | 64: 33.2 33.8 33.0 30.2 39.0 (75 % lent).
+    PAGES_LENT = 16
 
     def __init__(self, store, site, *, clock, concurrency_per_host: int):
         self.store, self.site, self.clock = store, site, clock
