@@ -305,7 +305,6 @@ class RepliedLinks:
         return links
 
 
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sitecheck.crawler.targets", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
