@@ -27,6 +27,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -684,6 +685,13 @@ def score(r: dict, ctx: Context) -> dict:
     return r
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median wall time among those that worked (the lower middle of an even
+    number), else the last failure: the table's row for a tool run several rounds."""
+    ok = sorted((r for r in runs if "error" not in r), key=lambda r: r["wall_s"])
+    return ok[(len(ok) - 1) // 2] if ok else runs[-1]
+
+
 def ratios(results: dict) -> dict:
     sc = results.get("sitecheck")
     out = {}
@@ -707,6 +715,8 @@ def format_table(size_results: dict) -> str:
         m = block["site"]
         lines.append(f"\n== {pages} pages: {m['html_pages']} HTML pages, {m['distinct_urls']} distinct URLs, "
                      f"{m['broken_count']} known broken, {m['links_per_page']} links/page ==")
+        if block.get("round_ratios"):
+            lines.append(f"(each tool's median run by wall time, of {len(block['round_ratios'])} interleaved rounds)")
         head = (f"{'tool':<12} {'wall s':>8} {'URLs':>8} {'URL/s':>8} {'CPU s/1k pg':>11} {'peak RSS MB':>11} "
                 f"{'broken found/known':>18} {'missed':>6} {'extra':>6}")
         lines += [head, "-" * len(head)]
@@ -718,10 +728,17 @@ def format_table(size_results: dict) -> str:
                          f"{r['cpu_s_per_1k_pages']:>11.2f} {r['peak_rss_mb']:>11.1f} "
                          f"{str(r['broken_found']) + '/' + str(r['broken_known']):>18} "
                          f"{r['broken_missed_count']:>6} {r['broken_extra_count']:>6}")
+        fmt = lambda v: "n/a" if v is None else f"{v:.2f}x"  # noqa: E731
         for tool, q in block.get("ratios", {}).items():
-            fmt = lambda v: "n/a" if v is None else f"{v:.2f}x"  # noqa: E731
             lines.append(f"sitecheck / {tool:<11} throughput {fmt(q['throughput'])}, CPU per page "
                          f"{fmt(q['cpu'])}, peak RSS {fmt(q['peak_rss'])}")
+        peers = sorted({tool for rr in block.get("round_ratios", []) for tool in rr})
+        for tool in peers:
+            each = [rr[tool]["throughput"] for rr in block["round_ratios"] if rr.get(tool, {}).get("throughput")]
+            if each:
+                middle = statistics.median(each)
+                lines.append(f"sitecheck / {tool:<11} throughput by round {' '.join(fmt(v) for v in each)} "
+                             f"(median {fmt(middle)})")
     return "\n".join(lines)
 
 
@@ -797,6 +814,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--merge", action="store_true",
                    help="update the results file in place: tools run now replace their earlier figures, "
                         "the others are kept (e.g. to re-run one tool on a quieter machine)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run the tools this many times, interleaved (a b a b ...); the table shows each tool's "
+                        "median run and the ratio of every round: this machine's speed drifts by +-15 %% "
+                        "within an hour, so one run of each can mislead")
     p.add_argument("--profile", action="store_true", help="run sitecheck under py-spy and print its hot spots")
     p.add_argument("--plain-concurrency", type=int, default=PLAIN_CONCURRENCY)
     p.add_argument("--linkchecker-threads", type=int, default=10)
@@ -846,9 +867,11 @@ def main(argv: list[str] | None = None) -> int:
         if previous and str(pages) in previous.get("sizes", {}):
             block["tools"] = dict(previous["sizes"][str(pages)]["tools"])
         results["sizes"][str(pages)] = block
+        runs: dict[str, list[dict]] = {tool: [] for tool in tools}
         with Nginx(site_dir, run_dir, main_port, ext_port):
-            for tool in tools:
-                print(f"-- {tool} ...", flush=True)
+            for round_no, tool in ((n, t) for n in range(1, args.rounds + 1) for t in tools):
+                print(f"-- {tool} ..." if args.rounds == 1 else f"-- {tool} (round {round_no}/{args.rounds}) ...",
+                      flush=True)
                 try:
                     r = score(RUNNERS[tool](ctx), ctx)
                     print(f"   {r['wall_s']:.1f} s, {r['urls_checked']} URLs, {r['urls_per_s']} URL/s, "
@@ -864,8 +887,14 @@ def main(argv: list[str] | None = None) -> int:
                     r = {"error": f"{type(exc).__name__}: {exc}"}
                     print(f"   ERROR: {r['error']}", flush=True)
                 r["run_at"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-                block["tools"][tool] = r
+                r["round"] = round_no
+                runs[tool].append(r)
+        for tool in tools:
+            block["tools"][tool] = median_run(runs[tool])
         block["ratios"] = ratios(block["tools"])
+        if args.rounds > 1:
+            block["runs"] = runs
+            block["round_ratios"] = [ratios({tool: runs[tool][i] for tool in tools}) for i in range(args.rounds)]
     if previous:
         for size, block in previous.get("sizes", {}).items():
             results["sizes"].setdefault(size, block)

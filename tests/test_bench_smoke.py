@@ -30,12 +30,12 @@ pytestmark = [
 ]
 
 
-def run_bench(tmp_path: Path, tools: str) -> tuple[subprocess.CompletedProcess, dict]:
+def run_bench(tmp_path: Path, tools: str, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
     results = tmp_path / "results.json"
     proc = subprocess.run(
         [sys.executable, str(BENCH / "run.py"), "--pages", "200", "--tools", tools, "--workdir",
          str(tmp_path / "work"), "--tools-dir", str(TOOLS_DIR), "--no-install", "--results", str(results),
-         "--timeout", "120"],
+         "--timeout", "120", *extra],
         capture_output=True, text=True, timeout=170, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc, json.loads(results.read_text(encoding="utf-8"))
@@ -54,7 +54,7 @@ def table_rows(stdout: str) -> dict[str, str]:
 
 
 def test_sitecheck_and_plain_scrapy_end_to_end(tmp_path):
-    proc, results = run_bench(tmp_path, "sitecheck,scrapy")
+    proc, results = run_bench(tmp_path, "sitecheck,scrapy", "--rounds", "2")
     rows = table_rows(proc.stdout)
     assert set(rows) == {"sitecheck", "scrapy"}, proc.stdout
     assert not any("ERROR" in r for r in rows.values()), proc.stdout
@@ -73,6 +73,15 @@ def test_sitecheck_and_plain_scrapy_end_to_end(tmp_path):
     assert sc["urls_checked"] == manifest["distinct_urls"]
     for key in ("wall_s", "urls_per_s", "cpu_s_per_1k_pages", "peak_rss_mb"):
         assert sc[key] > 0, key
+
+    # Two interleaved rounds: every run kept, the table's row is the median one, a ratio per round.
+    assert [r["round"] for r in block["runs"]["sitecheck"]] == [1, 2]
+    assert [r["round"] for r in block["runs"]["scrapy"]] == [1, 2]
+    assert sc in block["runs"]["sitecheck"]
+    assert sc["wall_s"] == min(r["wall_s"] for r in block["runs"]["sitecheck"])  # lower middle of two
+    assert all(r["exact"] for r in block["runs"]["sitecheck"])
+    assert len(block["round_ratios"]) == 2 and all("scrapy" in rr for rr in block["round_ratios"])
+    assert "throughput by round" in proc.stdout
 
     plain = block["tools"]["scrapy"]
     assert plain["broken_found"] == manifest["broken_count"]
