@@ -8,6 +8,7 @@ process does all of it with Scrapy. The findings, page outcomes and verdict must
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -17,6 +18,8 @@ from sitecheck.demo.server import DemoServer
 from sitecheck.store import Store
 
 pytestmark = pytest.mark.e2e
+
+_SLOW_FIGURE = re.compile(r"页面响应慢 [0-9.]+ 秒")
 
 
 def _crawl(demo, tmp_path, processes: int) -> tuple[dict, dict]:
@@ -43,11 +46,21 @@ def test_one_and_two_processes_agree(tmp_path):
     assert two_stats["pages_read_by_record_process"] > 0  # the lending path ran
 
     def findings(export):
-        return sorted((f["code"], f["url"], f.get("page_url") or "", f["message"]) for f in export["findings"])
+        # A slow page's message quotes its measured latency (1.5 s planted: "1.5" or "1.6" from one
+        # run to the next); that figure is checked on its own below, the rest must be identical.
+        return sorted((f["code"], f["url"], f.get("page_url") or "",
+                       _SLOW_FIGURE.sub("页面响应慢 … 秒", f["message"]) if f["code"] == "page.slow" else f["message"])
+                      for f in export["findings"])
+
+    def slow_latencies(export):
+        return {f["url"]: f["details"]["latency_s"] for f in export["findings"] if f["code"] == "page.slow"}
 
     def pages(export):
         return sorted((p["url"], p["kind"], p["reason"], p["status"], p["title"]) for p in export["pages"])
 
     assert findings(two) == findings(one)
+    assert slow_latencies(two).keys() == slow_latencies(one).keys() != set()
+    for export in (one, two):  # the planted 1.5 s, under the 3 s timeout
+        assert all(1.5 <= s < 3.0 for s in slow_latencies(export).values()), slow_latencies(export)
     assert pages(two) == pages(one)
     assert two["verdict"] == one["verdict"]
