@@ -7,9 +7,9 @@ runs are never touched.
 
 Link occurrences are numerous (20,000 pages x 45 links = 900,000 per run), so
 during a crawl they go to a scratch database beside the store (no journal, no
-fsync), one row per page with its links as a JSON array.  When the run finishes, only the referrers of targets that failed are
-copied into `links` (at most `MAX_REFERRERS` per target, plus a count), and the
-scratch file is deleted.  History therefore grows with problems, not with size.
+fsync), one row per page with its links as a JSON array.  When the run finishes,
+only the referrers of targets that failed are copied into `links` (at most
+`MAX_REFERRERS` per target, plus a count), and the scratch file is deleted.  History therefore grows with problems, not with size.
 """
 
 from __future__ import annotations
@@ -401,14 +401,6 @@ class Store:
             raise StoreError("no run in progress")
         self._scratch.executemany("INSERT INTO page_links VALUES (?,?,?)", rows)
         self._scratch.commit()
-
-    def add_link_occurrences(self, rows: Iterable[tuple[str, str, str, str, int]]) -> None:
-        """(to_url, from_url, text, element, on_homepage) rows, grouped into add_page_links rows."""
-        pages: dict[tuple[str, int], list[list[str]]] = {}
-        for to_url, from_url, text, element, on_homepage in rows:
-            pages.setdefault((from_url, int(on_homepage)), []).append([to_url, text, element])
-        self.add_page_links((from_url, home, json.dumps(links, ensure_ascii=False))
-                            for (from_url, home), links in pages.items())
 
     @_writes
     def add_findings(self, run_id: int, findings: Iterable[Finding]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import time
 from pathlib import Path
 
@@ -41,3 +42,13 @@ def self_signed_cert(folder: Path, not_after: dt.datetime,
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def add_link_occurrences(store, rows) -> None:
+    """Store (to_url, from_url, text, element, on_homepage) rows the way a crawl does: one JSON row
+    per referring page (crawler.pageparse.occurrences, Store.add_page_links)."""
+    pages: dict[tuple[str, int], list[list[str]]] = {}
+    for to_url, from_url, text, element, on_homepage in rows:
+        pages.setdefault((from_url, int(on_homepage)), []).append([to_url, text, element])
+    store.add_page_links([(from_url, home, json.dumps(links, ensure_ascii=False))
+                          for (from_url, home), links in pages.items()])

@@ -24,6 +24,8 @@ from sitecheck.metrics.collector import LATENCY_BUCKETS, VETO_ITEMS
 from sitecheck.model import Fact, Finding, Reason, Severity, Target, TargetKind
 from sitecheck.store import Store
 
+from .helpers import add_link_occurrences
+
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)  # 12:00 in Beijing
 P = "http://127.0.0.2:8801"  # portal
 Z = "http://127.0.0.3:8801"  # a sub-site
@@ -54,7 +56,7 @@ def record(store: Store, site: str, started: datetime, *, targets=(), links=(), 
     run = store.start_run(site, "digest", started_at=started)
     store.add_targets(run, list(targets))
     if links:
-        store.add_link_occurrences(links)
+        add_link_occurrences(store, links)
     store.add_findings(run, list(findings))
     store.add_facts(run, list(facts))
     if status != "running":

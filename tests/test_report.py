@@ -30,6 +30,8 @@ from sitecheck.report.render_html import render_html, safe_href
 from sitecheck.scoring import load_rules, score
 from sitecheck.store import Store
 
+from .helpers import add_link_occurrences
+
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2027, 1, 5, 3, 0, tzinfo=timezone.utc)
 PORTAL = "http://gxt.example.gov.cn/"
@@ -195,7 +197,7 @@ def build_store(path: Path, with_verdicts: bool = True) -> None:
             run_id = store.start_run("gxt", "digest", started_at=started)
             store.add_targets(run_id, pages)
             if links:
-                store.add_link_occurrences(links)
+                add_link_occurrences(store, links)
             store.add_findings(run_id, findings)
             store.add_facts(run_id, facts)
             if with_verdicts and status == "complete":

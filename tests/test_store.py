@@ -13,6 +13,8 @@ import pytest
 from sitecheck.model import Fact, Finding, Reason, Severity, Target, TargetKind
 from sitecheck.store import APPLICATION_ID, MAX_REFERRERS, MIGRATIONS, Store, StoreError
 
+from .helpers import add_link_occurrences
+
 T0 = datetime(2026, 11, 20, 1, 30, tzinfo=timezone.utc)
 
 
@@ -23,7 +25,7 @@ def _fill(store: Store, site: str = "demo") -> int:
         (Target("http://a/x.pdf", TargetKind.ATTACHMENT, Reason.NOT_FOUND, 404, host_key="p"), {}),
         (Target("http://a/b.html", TargetKind.PAGE, Reason.OK, 200, host_key="p"), {"depth": 1}),
     ])
-    store.add_link_occurrences([
+    add_link_occurrences(store, [
         ("http://a/x.pdf", "http://a/", "附件", "a", 1),
         ("http://a/x.pdf", "http://a/b.html", "附件", "a", 0),
         ("http://a/b.html", "http://a/", "B", "a", 1),
@@ -63,7 +65,7 @@ def test_referrers_are_capped_but_counted(tmp_path):
     with Store(tmp_path / "s.sqlite3") as store:
         run = store.start_run("demo", "d", T0)
         store.add_targets(run, [(Target("http://a/gone", TargetKind.PAGE, Reason.NOT_FOUND, 404, host_key="p"), {})])
-        store.add_link_occurrences([("http://a/gone", f"http://a/p{i}", "", "a", 0) for i in range(50)])
+        add_link_occurrences(store, [("http://a/gone", f"http://a/p{i}", "", "a", 0) for i in range(50)])
         store.finish_run(run, "complete")
         assert len(store.referrers(run, "http://a/gone")) == MAX_REFERRERS
         assert store.referrer_count(run, "http://a/gone") == 50
@@ -84,7 +86,7 @@ def test_killed_run_is_marked_incomplete_and_earlier_runs_kept(tmp_path):
         done = _fill(store)
     # A child process starts a run and is killed with SIGKILL before finishing.
     code = ("import os, signal; from sitecheck.store import Store; s = Store(%r); "
-            "r = s.start_run('demo', 'd'); s.add_link_occurrences([('u', 'v', '', 'a', 0)]); "
+            "r = s.start_run('demo', 'd'); s.add_page_links([('v', 0, '[[\"u\", \"\", \"a\"]]')]); "
             "print(r, flush=True); os.kill(os.getpid(), signal.SIGKILL)" % str(path))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == -9
