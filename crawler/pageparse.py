@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from sitecheck.model import Element, Link, Page
+from sitecheck.model import ELEMENT_VALUE, Element, Link, Page
 
 from .classify import is_soft404, soft404_matcher
 from .extract import extract_links
@@ -70,12 +70,9 @@ def read_page(page: Page, base_url: str, rules: PageRules) -> list[tuple[str, st
     return distinct
 
 
-_ELEMENT_VALUE = {e: e.value for e in Element}  # Enum.value is a descriptor call: costly per link
-
-
 def occurrences(distinct: list[tuple[str, str, Element]], page_url: str, on_homepage: bool) -> tuple[str, int, str]:
     """The row the store keeps for a page's links: (from, on homepage, JSON [[to, text, element], ...])."""
-    rows = [(url, text, _ELEMENT_VALUE[element]) for url, text, element in distinct]
+    rows = [(url, text, ELEMENT_VALUE[element]) for url, text, element in distinct]
     links = json.dumps(rows, ensure_ascii=False)
     if "\\u0000" in links:  # maybe a NUL, which SQLite's json_extract would cut text at
         links = json.dumps([(url.replace("\0", "\ufffd"), text.replace("\0", "\ufffd"), element)

@@ -51,7 +51,7 @@ class Fetch:
 
 @dataclass(slots=True)
 class PageResult:
-    """The item the spider yields for each finished fetch; the pipeline records it."""
+    """A finished fetch, as the spider's generators yield it; `_emit` hands it to the recorder."""
 
     target: Target
     extra: dict
@@ -279,7 +279,7 @@ class SiteSpider(scrapy.Spider):
     def _follow(self, fetch: Fetch, distinct):
         """Requests for the links of a page not seen before (the rest are submitted to the worker)."""
         seen, depth = self.seen, fetch.depth + 1
-        for url, _text, element, *_ in distinct:
+        for url, _text, element in distinct:
             if url in seen:
                 continue
             seen.add(url)

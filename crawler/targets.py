@@ -44,13 +44,12 @@ import sys
 import threading
 from typing import Any, Callable
 
-from sitecheck.model import Element, Link, Page, Reason, Target, TargetKind
+from sitecheck.model import ELEMENT_BY_VALUE, ELEMENT_VALUE, Element, Link, Page, Reason, Target, TargetKind
 
 from .decode import strict_decode
 
 log = logging.getLogger("sitecheck.targets")
 
-_ELEMENT = {e.value: e for e in Element}  # Element(value) is a slow Enum call
 
 _PAGE_FIELDS = ("url", "html", "host_key", "site", "final_url", "status", "depth", "is_homepage", "title",
                 "encoding", "content_type", "latency_s", "size", "links", "fetched_at", "decode_problem")
@@ -64,7 +63,7 @@ def page_state(page: Page) -> dict[str, Any]:
     state = {name: getattr(page, name) for name in _PAGE_FIELDS}
     if page.body is not None and not page.decode_problem:
         state["html"] = page.body  # decoded on arrival with the same strict codec (crawler/decode.py)
-    state["links"] = [(link.url, link.text, link.element.value, link.hidden) for link in page.links]
+    state["links"] = [(link.url, link.text, ELEMENT_VALUE[link.element], link.hidden) for link in page.links]
     if "visible_text" in page.__dict__:  # computed for the soft-404 test: do not compute it twice
         state["visible_text"] = page.__dict__["visible_text"]
     return state
@@ -74,7 +73,8 @@ def page_from_state(state: dict[str, Any]) -> Page:
     visible = state.pop("visible_text", None)
     if isinstance(state["html"], bytes):
         state["html"] = strict_decode(state["html"], state["encoding"])
-    state["links"] = [Link(url, text, Element(element), hidden) for url, text, element, hidden in state["links"]]
+    state["links"] = [Link(url, text, ELEMENT_BY_VALUE[element], hidden)
+                      for url, text, element, hidden in state["links"]]
     page = Page(**state)
     if visible is not None:
         page.__dict__["visible_text"] = visible  # functools.cached_property reads the instance dict
@@ -199,7 +199,7 @@ class RemoteRecorder:
         lent = self._lent.pop(token, None)
         handler = self._handlers.get("read")
         if lent is not None and handler is not None:
-            handler(*lent, None if links is None else [(url, "", _ELEMENT[e]) for url, e in links])
+            handler(*lent, None if links is None else [(url, "", ELEMENT_BY_VALUE[e]) for url, e in links])
 
     def record_traps(self, traps: list[dict]) -> None:
         self._send(("traps", traps))
@@ -225,7 +225,7 @@ class RemoteRecorder:
         error = f"the record process exited unexpectedly (exit status {self.proc.returncode})"
         now = self.clock()
         self.store.finish_run(self.run_id, "incomplete", ended_at=now, error=error, stats=stats)
-        summary = RunSummary(self.run_id, "incomplete", self.pages, self.done + self.targets,
+        summary = RunSummary(self.run_id, "incomplete", self.pages, self.targets,
                              duration_s=(now - self.started).total_seconds())
         for _fid, f in self.store.findings(self.run_id):
             summary.findings_by_severity[f.severity] += 1
@@ -300,7 +300,7 @@ class RepliedLinks:
         if len(self._sent) > self.limit:
             self._sent.clear()
         sent = self._sent
-        links = [(url, element.value) for url, _text, element in distinct if url not in sent]
+        links = [(url, ELEMENT_VALUE[element]) for url, _text, element in distinct if url not in sent]
         sent.update(url for url, _value in links)
         return links
 
@@ -415,22 +415,21 @@ async def serve(site, credentials, recorder, per_host: int, delay_s: float) -> N
             elif kind == "record":
                 _, target, extra, state, links = message
                 recorder.record(target_from_state(target), extra, page_from_state(state) if state else None, links)
-                if state:
-                    await asyncio.sleep(0)  # see below
             elif kind == "read":
                 _, token, base_url, tstate, extra, state = message
                 read_lent_page(token, base_url, target_from_state(tstate), extra, page_from_state(state))
-                # readexactly() does not yield while the pipe has data, so without this the
-                # target checkers wait behind every queued page: 15,000 targets were left for
-                # the end of a 20k crawl (~4 s with the main process idle). Taking turns, targets
-                # keep up, lent pages come back later, and the main process reads more pages
-                # itself (PAGES_LENT), so both cores stay busy until the end.
-                await asyncio.sleep(0)
             elif kind == "traps":
                 recorder.record_traps(message[1])
             elif kind == "finish":
                 finish = message
                 break
+            if kind == "read" or (kind == "record" and message[3]):
+                # After a page, let the target checkers run: readexactly() does not yield while the
+                # pipe has data, so they would wait behind every queued page (15,000 targets were
+                # left for the end of a 20k crawl, ~4 s with the main process idle). Taking turns,
+                # targets keep up, lent pages come back later, the main process reads more pages
+                # itself (PAGES_LENT), and both cores stay busy until the end.
+                await asyncio.sleep(0)
         if finish is None or finish[1] != "complete":
             while not queue.empty():  # the run is cut short: do not start what was still queued
                 queue.get_nowait()

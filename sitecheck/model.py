@@ -48,6 +48,12 @@ class Element(str, enum.Enum):
     REDIRECT = "redirect"
 
 
+# Element(value) and element.value are Python-level Enum calls, costly ~50 times a page on the
+# crawl's hot path (links crossing between the crawl processes, link rows for the store).
+ELEMENT_BY_VALUE = {e.value: e for e in Element}
+ELEMENT_VALUE = {e: e.value for e in Element}
+
+
 class TargetKind(str, enum.Enum):
     """What a fetched URL is, which decides how it is fetched and how a failure is weighed."""
 

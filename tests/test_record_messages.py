@@ -81,3 +81,28 @@ def test_replies_carry_only_links_not_sent_back_before():
     assert replied.new(nav + [("http://a/2.html", "二", Element.A)]) == [("http://a/2.html", "a")]
     # Full (4 > 3): it forgets, and sends everything of the next page again, which is safe.
     assert replied.new(nav) == [("http://a/", "a"), ("http://a/logo.png", "img")]
+
+
+def test_a_lost_record_process_summary_counts_each_target_once(tmp_path):
+    """Targets the record process reported done are counted once in the incomplete run's summary."""
+    import io
+    import types
+    from datetime import timedelta
+
+    from sitecheck.crawler.targets import RemoteRecorder
+    from sitecheck.store import Store
+
+    t0 = datetime(2026, 11, 27, tzinfo=timezone.utc)
+    with Store(tmp_path / "s.sqlite3") as store:
+        recorder = object.__new__(RemoteRecorder)  # its state, without starting a process
+        recorder.store, recorder.clock, recorder.started = store, lambda: t0 + timedelta(seconds=3), t0
+        recorder.run_id = store.start_run("demo", "d", t0)
+        recorder.pages, recorder.targets, recorder.submitted, recorder.done = 2, 3, 5, 0
+        recorder.summary, recorder.lost, recorder._handlers = None, False, {}
+        # The record process reported 5 targets done, then died (its output ended, no summary).
+        recorder.proc = types.SimpleNamespace(stdout=io.BytesIO(b'{"done": 5, "findings": 0}\n'), returncode=-9)
+        recorder._read()
+        assert recorder.lost and recorder.pending == 0
+        summary = recorder._close_lost_run({})
+        assert (summary.status, summary.pages, summary.targets) == ("incomplete", 2, 8)
+        assert store.run(recorder.run_id).status == "incomplete"
