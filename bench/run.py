@@ -816,8 +816,8 @@ def main(argv: list[str] | None = None) -> int:
                         "the others are kept (e.g. to re-run one tool on a quieter machine)")
     p.add_argument("--rounds", type=int, default=1,
                    help="run the tools this many times, interleaved (a b a b ...); the table shows each tool's "
-                        "median run and the ratio of every round: this machine's speed drifts by +-15 %% "
-                        "within an hour, so one run of each can mislead")
+                        "median run and the ratio of every round: this machine's speed drifts (the same code took "
+                        "28-50 s at 20k pages in one session), so one run of each can mislead")
     p.add_argument("--profile", action="store_true", help="run sitecheck under py-spy and print its hot spots")
     p.add_argument("--plain-concurrency", type=int, default=PLAIN_CONCURRENCY)
     p.add_argument("--linkchecker-threads", type=int, default=10)
@@ -835,6 +835,8 @@ def main(argv: list[str] | None = None) -> int:
     global SITECHECK_TREE
     SITECHECK_TREE = Path(args.sitecheck_tree).resolve() if args.sitecheck_tree else None
     PATCHES[:] = args.patch
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
     sizes = args.pages or [20000]
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = set(tools) - set(ALL_TOOLS)
