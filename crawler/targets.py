@@ -132,7 +132,6 @@ class RemoteRecorder:
         self._lent: dict[int, Any] = {}  # token -> the spider's context for a page the record process reads
         self._token = 0
         self._handlers: dict[str, Callable] = {}
-        self._lock = threading.Lock()
         args = [sys.executable, "-m", "sitecheck.crawler.targets", "--config", str(site.path),
                 "--db", str(store.path), "--run-id", str(self.run_id),
                 "--concurrency-per-host", str(concurrency_per_host)]
@@ -164,10 +163,9 @@ class RemoteRecorder:
         if self.lost:
             return
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            with self._lock:
-                self.proc.stdin.write(len(data).to_bytes(4, "big") + data)
-                self.proc.stdin.flush()
+        try:  # only the reactor thread sends (and the main thread after the reactor stopped)
+            self.proc.stdin.write(len(data).to_bytes(4, "big") + data)
+            self.proc.stdin.flush()
         except (BrokenPipeError, ValueError, OSError):
             self.lost = True  # the reader thread reports it
 
