@@ -19,7 +19,7 @@ from scrapy.utils.request import request_from_dict
 
 from sitecheck.model import TargetKind
 
-_OUR_META = frozenset({"sc", "dont_redirect", "handle_httpstatus_all", "dont_obey_robotstxt"})
+_OUR_META = frozenset({"sc", "dont_redirect", "handle_httpstatus_all", "dont_obey_robotstxt", "verbatim_url"})
 
 
 class CompactFifoDiskQueue(_queuelib.FifoDiskQueue):
@@ -65,7 +65,9 @@ class CompactFifoDiskQueue(_queuelib.FifoDiskQueue):
          claimed, not_html, started) = value
         fetch = Fetch(f_url, TargetKind(kind), host_key, depth, is_homepage, headers_only, chain, claimed,
                       not_html, started)
-        meta = {"sc": fetch, "dont_redirect": True, "handle_httpstatus_all": True}
+        # The URL is the one Scrapy made safe when the spider created the request: `verbatim_url`
+        # spares Request() a second safe_url_string (~25 us, half of what creating a request costs).
+        meta = {"sc": fetch, "dont_redirect": True, "handle_httpstatus_all": True, "verbatim_url": True}
         if no_robots:
             meta["dont_obey_robotstxt"] = True
         spider = self.spider

@@ -1,0 +1,78 @@
+"""The disk frontier (crawler/frontier.py): requests come back as they went in."""
+
+from __future__ import annotations
+
+import scrapy
+from w3lib.url import safe_url_string
+
+from sitecheck.crawler.frontier import CompactFifoDiskQueue
+from sitecheck.crawler.spider import Fetch
+from sitecheck.model import TargetKind
+
+
+class _Spider:
+    name = "frontier-test"
+
+    def on_response(self, response):  # pragma: no cover - never called
+        pass
+
+    def on_error(self, failure):  # pragma: no cover - never called
+        pass
+
+
+class _Crawler:
+    def __init__(self):
+        self.spider = _Spider()
+
+
+# URLs a government site really links: Chinese path, space, stray percent sign, query, fragment-free.
+URLS = [
+    "http://127.0.0.1:8080/",
+    "http://127.0.0.1:8080/xxgk/通知公告/index.html",
+    "http://127.0.0.1:8080/a b/c.html?q=甘肃&x=1",
+    "http://127.0.0.1:8080/100%/report.pdf",
+    "http://127.0.0.1:8080/already%20escaped/%E4%B8%AD.html",
+]
+
+
+def _spider_request(spider, url: str, method: str, **fetch) -> scrapy.Request:
+    # As SiteSpider._request builds them.
+    meta = {"sc": Fetch(url, TargetKind.PAGE, "www", **fetch), "dont_redirect": True,
+            "handle_httpstatus_all": True}
+    return scrapy.Request(url, method=method, callback=spider.on_response, errback=spider.on_error,
+                          meta=meta, dont_filter=True, priority=3)
+
+
+def test_spider_requests_round_trip_with_the_same_safe_url(tmp_path):
+    crawler = _Crawler()
+    queue = CompactFifoDiskQueue(crawler, str(tmp_path / "q"))
+    pushed = [_spider_request(crawler.spider, url, "GET", depth=2, chain=["http://127.0.0.1:8080/old"])
+              for url in URLS]
+    for request in pushed:
+        queue.push(request)
+    popped = [queue.pop() for _ in pushed]
+    assert queue.pop() is None
+    for before, after in zip(pushed, popped):
+        # Scrapy made the URL safe once, when the spider created the request; the frontier keeps it
+        # as is, which is what escaping it again would give.
+        assert after.url == before.url == safe_url_string(before.url)
+        assert after.method == before.method and after.priority == before.priority
+        assert after.callback == crawler.spider.on_response and after.errback == crawler.spider.on_error
+        assert after.meta["sc"] == before.meta["sc"]
+        assert after.dont_filter
+    assert "%E7%94%98%E8%82%83" in popped[2].url and "a%20b" in popped[2].url
+    queue.close()
+
+
+def test_other_requests_take_scrapys_generic_form(tmp_path):
+    crawler = _Crawler()
+    queue = CompactFifoDiskQueue(crawler, str(tmp_path / "q"))
+    retry = _spider_request(crawler.spider, URLS[2], "HEAD").replace(
+        meta={**_spider_request(crawler.spider, URLS[2], "HEAD").meta, "retry_times": 1},
+        headers={"X-Test": "1"})
+    queue.push(retry)
+    back = queue.pop()
+    assert back.url == retry.url and back.method == "HEAD"
+    assert back.meta["retry_times"] == 1 and back.headers.get("X-Test") == b"1"
+    assert back.meta["sc"] == retry.meta["sc"]
+    queue.close()
