@@ -132,6 +132,8 @@ class RemoteRecorder:
         self._lent: dict[int, Any] = {}  # token -> the spider's context for a page the record process reads
         self._token = 0
         self._handlers: dict[str, Callable] = {}
+        self._outbox: list[bytes] = []  # length prefixes and pickles not yet written (see _send)
+        self._flush_due = False
         args = [sys.executable, "-m", "sitecheck.crawler.targets", "--config", str(site.path),
                 "--db", str(store.path), "--run-id", str(self.run_id),
                 "--concurrency-per-host", str(concurrency_per_host)]
@@ -160,11 +162,38 @@ class RemoteRecorder:
     # --- to the record process ---------------------------------------------------------
 
     def _send(self, message: tuple) -> None:
+        """Queue a message; the queue goes down the pipe once per event-loop turn.
+
+        A turn that reads one page sends ~a dozen messages (the page, its new targets); one
+        write for all of them instead of a write and a wake-up of the record process each.
+        Outside the event loop (the main thread after the reactor stopped) it goes at once.
+        """
         if self.lost:
             return
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        try:  # only the reactor thread sends (and the main thread after the reactor stopped)
-            self.proc.stdin.write(len(data).to_bytes(4, "big") + data)
+        # only the reactor thread sends (and the main thread after the reactor stopped)
+        self._outbox.append(len(data).to_bytes(4, "big"))
+        self._outbox.append(data)
+        if self._flush_due:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._flush()
+            return
+        self._flush_due = True
+        loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_due = False
+        if not self._outbox:
+            return
+        data = b"".join(self._outbox)
+        self._outbox.clear()
+        if self.lost:
+            return
+        try:
+            self.proc.stdin.write(data)
             self.proc.stdin.flush()
         except (BrokenPipeError, ValueError, OSError):
             self.lost = True  # the reader thread reports it
@@ -206,6 +235,7 @@ class RemoteRecorder:
         """Let the record process finish the run (end checks, verdict); its RunSummary."""
         stats = {**(stats or {}), "pages_read_by_record_process": self._token}
         self._send(("finish", status, error, stats))
+        self._flush()  # now, even inside the event loop: stdin closes next
         try:
             self.proc.stdin.close()
         except OSError:
