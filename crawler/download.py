@@ -16,11 +16,13 @@ What the spider relies on, kept here:
   response;
 * failures become Scrapy's download exceptions, which `classify.reason_for_failure`
   and the retry middleware know;
-* DNS answers come from the address guard's resolver, so we connect to the
-  address it checked.
+* DNS answers come from the addresses the address guard pinned, so we connect
+  to an address it checked.
 A response aiohttp's strict parser rejects is fetched again with Scrapy's
 lenient HTTP/1.1 handler: government servers send odd headers, and a page a
-browser shows must not become a crawl error because of our parser.
+browser shows must not become a crawl error because of our parser.  Twisted
+resolves names for that handler; `PinnedTwistedResolver` (installed by the
+runner) makes it answer from the same pins.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, D
                                DownloadFailedError, DownloadTimeoutError, ResponseDataLossError)
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.error import DNSLookupError
+from twisted.internet.interfaces import IResolverSimple
+from twisted.internet.threads import deferToThreadPool
+from zope.interface import implementer
 
 from sitecheck import netguard
 
@@ -50,6 +57,43 @@ def shared_resolver(crawler) -> netguard.CachingResolver:
     if resolver is None:
         resolver = crawler._sitecheck_resolver = netguard.CachingResolver()
     return resolver
+
+
+@implementer(IResolverSimple)
+class PinnedTwistedResolver:
+    """Twisted's resolver (Scrapy's TWISTED_DNS_RESOLVER): the pinned addresses of a name the
+    address guard checked, else a cached lookup (configured hosts, which are not checked).
+
+    Without it, Scrapy's own HTTP/1.1 handler (our lenient fallback) resolved names on its own,
+    so a name answering differently after the check could move the connection.
+    """
+
+    def __init__(self, reactor, pins: netguard.AddressPins = netguard.PINS):
+        self.reactor = reactor
+        self.pins = pins
+        self.cache = netguard.CachingResolver()
+
+    @classmethod
+    def from_crawler(cls, crawler, reactor):
+        return cls(reactor)
+
+    def install_on_reactor(self) -> None:
+        self.reactor.installResolver(self)  # Twisted derives its name resolver from this one
+
+    def getHostByName(self, name: str, timeout=()) -> Deferred:
+        pinned = self.pins.get(name)
+        if pinned:
+            return succeed(pinned[0])
+        d = deferToThreadPool(self.reactor, self.reactor.getThreadPool(), self.cache, name, 0)
+
+        def first(addresses):
+            return addresses[0]
+
+        def not_found(failure):
+            failure.trap(netguard.ResolutionError)
+            raise DNSLookupError(str(failure.value))
+
+        return d.addCallbacks(first, not_found)
 
 
 class AiohttpDownloadHandler:

@@ -2,7 +2,9 @@
 
 Configured hosts are trusted (the operator named them); every other URL, and
 every redirect hop (hops are new requests here), is resolved and checked
-against `sitecheck.netguard.AddressPolicy` before Scrapy connects.
+against `sitecheck.netguard.AddressPolicy` before Scrapy connects, and the
+addresses checked are pinned: the connection goes to one of them
+(`netguard.AddressPins`), however the name answers a moment later.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class AddressGuardMiddleware:
             return None
         # Resolution blocks: run it in the reactor's thread pool (works with any reactor).
         refusal = await maybe_deferred_to_future(
-            deferToThread(netguard.check_url, request.url, self.policy, self.resolve))
+            deferToThread(netguard.vet_and_pin, request.url, self.policy, self.resolve))
         if refusal:
             raise AddressRefused(f"not checked: {refusal}")
         return None

@@ -13,8 +13,8 @@ machine, aiohttp's ~0.12 ms (`bench/README.md`), so the target worker process
 * retries as configured, for connection failures and 502/503/504 only;
 * per-host concurrency and delay as the site file says; credentials go only
   to their own host;
-* DNS answers come from one `netguard.CachingResolver` shared by the address
-  check and the connection, so we connect to the address that was checked.
+* we connect to an address the check allowed: the check pins what it vetted
+  (`netguard.AddressPins`) and the connection's resolver answers from the pins.
 
 An outcome this client cannot classify (Reason.ERROR: a response aiohttp's
 strict parser rejects, say) is not final: the worker hands it back and the main
@@ -46,17 +46,21 @@ _RETRY_REASONS = (Reason.REFUSED, Reason.RESET)  # connection-level: a timeout i
 
 
 class GuardedResolver(AbstractResolver):
-    """aiohttp resolver answering from the CachingResolver the address guard used."""
+    """aiohttp resolver: the addresses the address guard pinned for a name it checked, else
+    (configured hosts, which are not checked) the answer of the guard's CachingResolver."""
 
-    def __init__(self, cache: netguard.CachingResolver):
+    def __init__(self, cache: netguard.CachingResolver, pins: netguard.AddressPins = netguard.PINS):
         self.cache = cache
+        self.pins = pins
 
     async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET):
-        loop = asyncio.get_running_loop()
-        try:
-            addresses = await loop.run_in_executor(None, self.cache, host, port)
-        except netguard.ResolutionError as exc:
-            raise OSError(f"cannot resolve {host}: {exc}") from exc
+        addresses = self.pins.get(host)
+        if addresses is None:
+            loop = asyncio.get_running_loop()
+            try:
+                addresses = await loop.run_in_executor(None, self.cache, host, port)
+            except netguard.ResolutionError as exc:
+                raise OSError(f"cannot resolve {host}: {exc}") from exc
         out = []
         for ip in addresses:
             fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
@@ -188,7 +192,7 @@ class LinkChecker:
         if netloc not in self.trusted:
             try:
                 refusal = await asyncio.get_running_loop().run_in_executor(
-                    None, netguard.check_url, url, self.policy, self.resolver)
+                    None, netguard.vet_and_pin, url, self.policy, self.resolver)
             except netguard.ResolutionError as exc:
                 return Outcome(url=url, error=exc)
             if refusal:

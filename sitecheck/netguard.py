@@ -264,8 +264,9 @@ class Verdict:
     """The outcome of checking one URL: `refusal` is None when it may be fetched."""
 
     refusal: str | None
-    addresses: tuple[str, ...] = ()  # vetted addresses to connect to (pins the checked answer)
+    addresses: tuple[str, ...] = ()  # every vetted address, of every reading of the host
     host: str = ""
+    resolved: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, its vetted addresses) per name resolved
 
 
 def default_resolve(host: str, port: int) -> list[str]:
@@ -303,6 +304,7 @@ def inspect_url(url: str, policy: AddressPolicy, resolve: Resolver = default_res
 
     addresses: list[str] = []
     to_resolve: list[str] = []
+    by_name: list[tuple[str, tuple[str, ...]]] = []
     for i, host in enumerate(hosts):
         addr = parse_ip(host)
         if addr is None:
@@ -334,12 +336,71 @@ def inspect_url(url: str, policy: AddressPolicy, resolve: Resolver = default_res
             if reason:
                 return Verdict(f"{host[:100]} resolves to {reason}", host=host)
             addresses.append(ip)
-    return Verdict(None, tuple(dict.fromkeys(addresses)), hosts[0])
+        by_name.append((host, tuple(dict.fromkeys(resolved))))
+    return Verdict(None, tuple(dict.fromkeys(addresses)), hosts[0], tuple(by_name))
 
 
 def check_url(url: str, policy: AddressPolicy, resolve: Resolver = default_resolve) -> str | None:
     """None if `url` may be fetched, else why not; ResolutionError if its host does not resolve."""
     return inspect_url(url, policy, resolve).refusal
+
+
+class AddressPins:
+    """Where connections to a host go: the addresses its latest check allowed.
+
+    The check resolves a name and vets every answer; the connection resolves it
+    again. If the two answers differ (DNS rebinding: a short-lived public answer,
+    then a private one; or a cache entry expiring in between), the connection
+    would go somewhere nobody checked. So `vet_and_pin` records what it vetted, and
+    the connections' resolvers (aiohttp's, and Twisted's for Scrapy's lenient
+    fallback) answer from here first. Process-wide, because Twisted has one
+    resolver per process; bounded (oldest pins dropped first).
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._pins: dict[str, tuple[str, ...]] = {}
+
+    def pin(self, host: str, addresses: tuple[str, ...]) -> None:
+        key = pin_key(host)
+        with self._lock:
+            self._pins.pop(key, None)  # re-inserted last: dicts keep insertion order
+            if len(self._pins) >= self.max_entries:
+                for old in list(self._pins)[: max(1, self.max_entries // 10)]:
+                    del self._pins[old]
+            self._pins[key] = tuple(addresses)
+
+    def get(self, host: str) -> list[str] | None:
+        with self._lock:
+            found = self._pins.get(pin_key(host))
+        return list(found) if found else None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pins.clear()
+
+
+def pin_key(host: str) -> str:
+    """One spelling per host: the check sees a page's link, the connection the encoded URL."""
+    host = host.strip("[]").rstrip(".").lower()
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+PINS = AddressPins()
+
+
+def vet_and_pin(url: str, policy: AddressPolicy, resolve: Resolver = default_resolve,
+                pins: AddressPins = PINS) -> str | None:
+    """`check_url`, and when the URL is allowed, pin the addresses it was allowed for."""
+    verdict = inspect_url(url, policy, resolve)
+    if verdict.refusal is None:
+        for name, addresses in verdict.resolved:
+            pins.pin(name, addresses)
+    return verdict.refusal
 
 
 class CachingResolver:

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sitecheck.netguard import (AddressPolicy, CachingResolver, ResolutionError, check_url, classify,
-                                default_resolve, inspect_url, parse_ipv4_number)
+from sitecheck.netguard import (AddressPins, AddressPolicy, CachingResolver, ResolutionError, check_url, classify,
+                                default_resolve, inspect_url, parse_ipv4_number, vet_and_pin)
 
 DEFAULT = AddressPolicy()
 
@@ -410,3 +410,48 @@ def test_wrapped_forms_judged_like_the_ipv4(n):
     for wrapped in (f"::ffff:{ip}", str(ipaddress.IPv6Address((0x64FF9B << 96) | n)),
                     str(ipaddress.IPv6Address((0x2002 << 112) | (n << 80)))):
         assert (DEFAULT.refusal(wrapped) is not None) == refused, wrapped
+
+
+# --- AddressPins / vet_and_pin ---------------------------------------------------------
+
+
+def test_vet_and_pin_pins_what_it_allowed_per_name():
+    pins = AddressPins()
+    assert vet_and_pin("http://www.gov.example/a.html", DEFAULT, FakeResolver(), pins) is None
+    assert pins.get("www.gov.example") == ["1.1.1.1", "2400:3200::1"]
+    # One spelling per host: the check may see a page's link, the connection the encoded URL.
+    assert pins.get("WWW.gov.example.") == ["1.1.1.1", "2400:3200::1"]
+    assert pins.get("other.example") is None  # never checked: the connection resolves as usual
+
+
+def test_vet_and_pin_pins_nothing_it_refused():
+    pins = AddressPins()
+    refusal = vet_and_pin("http://rebind.example/", DEFAULT, FakeResolver(), pins)
+    assert refusal and "192.168.1.10" in refusal
+    assert pins.get("rebind.example") is None
+
+
+def test_a_later_check_replaces_the_pin():
+    pins = AddressPins()
+    zone = {"cdn.example": ["1.1.1.1"]}
+    vet_and_pin("http://cdn.example/", DEFAULT, FakeResolver(zone), pins)
+    zone["cdn.example"] = ["8.8.8.8"]
+    vet_and_pin("http://cdn.example/", DEFAULT, FakeResolver(zone), pins)
+    assert pins.get("cdn.example") == ["8.8.8.8"]
+    zone["cdn.example"] = ["10.0.0.1"]  # rebound to a private address: refused, the old pin stays
+    assert vet_and_pin("http://cdn.example/", DEFAULT, FakeResolver(zone), pins)
+    assert pins.get("cdn.example") == ["8.8.8.8"]
+
+
+def test_pins_of_unicode_and_encoded_names_are_one():
+    pins = AddressPins()
+    pins.pin("甘肃.example", ("1.1.1.1",))
+    assert pins.get("xn--2myo7v.example") == ["1.1.1.1"]
+
+
+def test_pins_are_bounded_oldest_first():
+    pins = AddressPins(max_entries=10)
+    for i in range(25):
+        pins.pin(f"h{i}.example", ("1.1.1.1",))
+    assert pins.get("h24.example") and pins.get("h0.example") is None
+    assert sum(pins.get(f"h{i}.example") is not None for i in range(25)) <= 10

@@ -1,0 +1,137 @@
+"""DNS rebinding: a link's host that answers differently after the check cannot move the connection.
+
+The address guard resolves an outside link's host and vets every answer; the connection must go
+to an address it vetted. Here the host `rebind.test` answers 127.0.0.1 (allowed by the site file)
+the first time a process asks and 127.0.0.2 (not allowed) every time after: the rebinding attack
+with a TTL of zero. The server on 127.0.0.1 sends a header line aiohttp's strict parser rejects,
+so the request is fetched again by Scrapy's lenient HTTP/1.1 handler, whose resolver is
+Twisted's: the path that used to resolve on its own. Nothing may reach 127.0.0.2.
+
+The answers come from a `sitecustomize` module on PYTHONPATH, which patches the resolver
+functions of every Python process the crawl starts; no name leaves this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+_SITECUSTOMIZE = '''
+import socket, threading
+_calls = [0]
+_lock = threading.Lock()
+_getaddrinfo, _gethostbyname, _gethostbyname_ex = socket.getaddrinfo, socket.gethostbyname, socket.gethostbyname_ex
+
+def _answer():
+    with _lock:
+        _calls[0] += 1
+        return "127.0.0.1" if _calls[0] == 1 else "127.0.0.2"
+
+def getaddrinfo(host, port, *args, **kwargs):
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host == "rebind.test":
+        host = _answer()
+    return _getaddrinfo(host, port, *args, **kwargs)
+
+def gethostbyname(host):
+    return _answer() if host == "rebind.test" else _gethostbyname(host)
+
+def gethostbyname_ex(host):
+    if host == "rebind.test":
+        return ("rebind.test", [], [_answer()])
+    return _gethostbyname_ex(host)
+
+socket.getaddrinfo, socket.gethostbyname, socket.gethostbyname_ex = getaddrinfo, gethostbyname, gethostbyname_ex
+'''
+
+ODD = b"GarbageLine\r\n"  # a header line without a colon: rejected by llhttp, skipped by Twisted
+
+
+def _serve(sock, respond, hits):
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            if data:
+                hits.append(data.split(b"\r\n", 1)[0].decode("latin-1"))
+                conn.sendall(respond(data.split(b" ", 2)[1]))
+
+
+def _listen(host: str, port: int = 0):
+    sock = socket.socket()
+    sock.bind((host, port))
+    sock.listen(16)
+    return sock
+
+
+def _odd(_path: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n" + ODD + b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def _plain(_path: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_connection_goes_to_the_address_the_guard_checked(tmp_path, processes):
+    checked = _listen("127.0.0.1")
+    port = checked.getsockname()[1]
+    try:
+        rebound = _listen("127.0.0.2", port)  # same port: only the address differs
+    except OSError:
+        checked.close()
+        pytest.skip(f"port {port} is taken on 127.0.0.2")
+    checked_hits: list[str] = []
+    rebound_hits: list[str] = []
+    threading.Thread(target=_serve, args=(checked, _odd, checked_hits), daemon=True).start()
+    threading.Thread(target=_serve, args=(rebound, _plain, rebound_hits), daemon=True).start()
+
+    image = f"http://rebind.test:{port}/logo.png"
+    home = _listen("127.0.0.1")
+    body = (f"<html><head><title>门户</title></head><body>{'正文' * 600}"
+            f"<img src='{image}' alt='标志'></body></html>").encode("utf-8")
+    page = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " +
+            str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    threading.Thread(target=_serve, args=(home, lambda _p: page, []), daemon=True).start()
+    base = f"http://127.0.0.1:{home.getsockname()[1]}/"
+
+    custom = tmp_path / "custom"
+    custom.mkdir()
+    (custom / "sitecustomize.py").write_text(_SITECUSTOMIZE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(custom), os.environ.get("PYTHONPATH", "")])}
+    try:
+        site = tmp_path / "s.yaml"
+        site.write_text(f"site: rebind\nname: 重绑定\nhosts:\n  - {{key: w, name: 门户, url: '{base}'}}\n"
+                        f"crawl: {{robots: ignore, processes: {processes}, retries: 0, progress: off, "
+                        f"allow_networks: [127.0.0.1/32]}}\n", encoding="utf-8")
+        db = tmp_path / "s.sqlite3"
+        run = subprocess.run([sys.executable, "-m", "sitecheck.cli", "run", "--config", str(site), "--db", str(db)],
+                             capture_output=True, text=True, timeout=120, env=env)
+        export = json.loads(subprocess.run([sys.executable, "-m", "sitecheck.cli", "export", "--site", "rebind",
+                                            "--db", str(db)], capture_output=True, text=True, check=True).stdout)
+    finally:
+        for sock in (checked, rebound, home):
+            sock.close()
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    target = {p["url"]: p for p in export["pages"]}[image]
+    assert rebound_hits == [], f"connected to an address nobody checked: {rebound_hits}"
+    # Checked where the guard allowed it, and judged by the lenient parser there.
+    assert checked_hits and all("/logo.png" in line for line in checked_hits)
+    assert (target["reason"], target["status"]) == ("ok", 200)
