@@ -70,11 +70,18 @@ def read_page(page: Page, base_url: str, rules: PageRules) -> list[tuple[str, st
     return distinct
 
 
-def occurrences(distinct: list[tuple[str, str, Element]], page_url: str, on_homepage: bool) -> tuple[str, int, str]:
-    """The row the store keeps for a page's links: (from, on homepage, JSON [[to, text, element], ...])."""
-    rows = [(url, text, ELEMENT_VALUE[element]) for url, text, element in distinct]
-    links = json.dumps(rows, ensure_ascii=False)
-    if "\\u0000" in links:  # maybe a NUL, which SQLite's json_extract would cut text at
-        links = json.dumps([(url.replace("\0", "\ufffd"), text.replace("\0", "\ufffd"), element)
-                            for url, text, element in rows], ensure_ascii=False)  # as lxml's parser does
-    return (page_url, int(on_homepage), links)
+def occurrences(distinct: list[tuple[str, str, Element]], page_url: str,
+                on_homepage: bool) -> tuple[str, int, str, str]:
+    """The row the store keeps for a page's links: (from, on homepage, JSON [to, ...],
+    JSON [[text, element], ...]).
+
+    The target URLs are an array of their own so that the end-of-run fold (Store.fold_links)
+    compares them as they come out of json_each, without parsing a JSON array per link.
+    """
+    urls = json.dumps([url for url, _text, _element in distinct], ensure_ascii=False)
+    meta = json.dumps([(text, ELEMENT_VALUE[element]) for _url, text, element in distinct], ensure_ascii=False)
+    if "\\u0000" in urls or "\\u0000" in meta:  # maybe a NUL, which SQLite's JSON functions cut text at
+        urls = json.dumps([url.replace("\0", "\ufffd") for url, _text, _element in distinct], ensure_ascii=False)
+        meta = json.dumps([(text.replace("\0", "\ufffd"), ELEMENT_VALUE[element]) for _url, text, element in distinct],
+                          ensure_ascii=False)  # as lxml's parser does
+    return (page_url, int(on_homepage), urls, meta)

@@ -56,7 +56,7 @@ class PageResult:
     target: Target
     extra: dict
     page: Page | None = None
-    links: tuple[str, int, str] | None = None  # the page's link row: crawler.pageparse.occurrences
+    links: tuple[str, int, str, str] | None = None  # the page's link row: crawler.pageparse.occurrences
 
 
 class SiteSpider(scrapy.Spider):

@@ -90,7 +90,7 @@ class RunRecorder:
             self.run_id = run_id
             store.take_over_run(run_id)
         self._targets: list[tuple[Target, dict]] = []
-        self._links: list[tuple[str, int, str]] = []  # one row per page: Store.add_page_links
+        self._links: list[tuple[str, int, str, str]] = []  # one row per page: Store.add_page_links
         self._findings: list[Finding] = []
         self._facts: list[Fact] = []
         self.pages = 0
@@ -102,7 +102,7 @@ class RunRecorder:
     # --- during the crawl ------------------------------------------------------------
 
     def record(self, target: Target, extra: dict, page: Page | None = None,
-               links: tuple[str, int, str] | None = None) -> None:
+               links: tuple[str, int, str, str] | None = None) -> None:
         """A finished fetch; `links` is the page's link row (crawler.pageparse.occurrences)."""
         self._targets.append((target, extra))
         self.targets += 1

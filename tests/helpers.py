@@ -47,8 +47,9 @@ def self_signed_cert(folder: Path, not_after: dt.datetime,
 def add_link_occurrences(store, rows) -> None:
     """Store (to_url, from_url, text, element, on_homepage) rows the way a crawl does: one JSON row
     per referring page (crawler.pageparse.occurrences, Store.add_page_links)."""
-    pages: dict[tuple[str, int], list[list[str]]] = {}
+    pages: dict[tuple[str, int], list[tuple[str, str, str]]] = {}
     for to_url, from_url, text, element, on_homepage in rows:
-        pages.setdefault((from_url, int(on_homepage)), []).append([to_url, text, element])
-    store.add_page_links([(from_url, home, json.dumps(links, ensure_ascii=False))
+        pages.setdefault((from_url, int(on_homepage)), []).append((to_url, text, element))
+    store.add_page_links([(from_url, home, json.dumps([u for u, _t, _e in links], ensure_ascii=False),
+                           json.dumps([(t, e) for _u, t, e in links], ensure_ascii=False))
                           for (from_url, home), links in pages.items()])

@@ -86,7 +86,7 @@ def test_killed_run_is_marked_incomplete_and_earlier_runs_kept(tmp_path):
         done = _fill(store)
     # A child process starts a run and is killed with SIGKILL before finishing.
     code = ("import os, signal; from sitecheck.store import Store; s = Store(%r); "
-            "r = s.start_run('demo', 'd'); s.add_page_links([('v', 0, '[[\"u\", \"\", \"a\"]]')]); "
+            "r = s.start_run('demo', 'd'); s.add_page_links([('v', 0, '[\"u\"]', '[[\"\", \"a\"]]')]); "
             "print(r, flush=True); os.kill(os.getpid(), signal.SIGKILL)" % str(path))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == -9
