@@ -39,11 +39,13 @@ def available() -> dict[str, str]:
 
 
 def load(name: str) -> type[Check]:
-    table = available()
-    if name not in table:
+    # Built-ins win over plugins of the same name (see available()), and need no scan of every
+    # installed package's entry points (~8 ms each time; a site file enables nine checks).
+    path = BUILTIN_CHECKS.get(name) or available().get(name)
+    if path is None:
         raise UnknownCheck(name)
-    module, _, attr = table[name].partition(":")
+    module, _, attr = path.partition(":")
     cls = getattr(importlib.import_module(module), attr)
     if not (isinstance(cls, type) and issubclass(cls, Check)):
-        raise TypeError(f"{table[name]} is not a Check subclass")
+        raise TypeError(f"{path} is not a Check subclass")
     return cls

@@ -132,6 +132,8 @@ def test_store_is_consistent_and_run_recorded(crawl):
         assert store.integrity_ok()
         run = store.latest_run("demo")
         assert run.status == "complete" and run.pages > 150
+        # Scrapy's own figures reach the run record (through runner.PlainStatsCollector)
+        assert 0 < run.stats["elapsed_time_seconds"] < 600
 
 
 # --- the government layer -----------------------------------------------------------------

@@ -207,8 +207,9 @@ def _find(node: yaml.Node, *keys: str | int) -> yaml.Node | None:
 def _validate_checks(v: Validator, root: yaml.Node, given: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     from sitecheck.checks import registry
 
-    table_ = registry.available()
     names = list(given) if given is not None else list(registry.BUILTIN_CHECKS)
+    # Plugins are looked up only when the site file names a check that is not built in.
+    table_ = registry.BUILTIN_CHECKS if set(names) <= set(registry.BUILTIN_CHECKS) else registry.available()
     out: dict[str, dict[str, Any]] = {}
     for name in names:
         if name not in table_:
