@@ -30,6 +30,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -339,21 +340,37 @@ def sitecheck_cmd(*args: str, scrapy_settings: dict | None = None) -> list[str]:
     return [sys.executable, "-m", "sitecheck.cli", *args]
 
 
+# Loads the packages of a source tree the way pyproject.toml maps them (sitecheck/, crawler/ and
+# checks/ as sitecheck, sitecheck.crawler and sitecheck.checks). Run here, and, as sitecustomize on
+# PYTHONPATH, at the start of every Python process sitecheck starts: the record process runs
+# `python -m sitecheck.crawler.targets` and would otherwise import the installed copy.
+_TREE_LOADER = """
+import importlib.util, os, sys
+
+def _load(name, folder):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(folder, "__init__.py"),
+                                                  submodule_search_locations=[folder])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+_tree = os.environ.get("SITECHECK_BENCH_TREE")
+if _tree:
+    _load("sitecheck", os.path.join(_tree, "sitecheck"))
+    _load("sitecheck.crawler", os.path.join(_tree, "crawler"))
+    _load("sitecheck.checks", os.path.join(_tree, "checks"))
+"""
+
+
 def _use_tree(tree: Path) -> None:
-    """Import sitecheck (and its crawler/ and checks/ packages) from `tree`, a checkout of the repo."""
-    import importlib.util
-
-    def load(name: str, folder: Path) -> None:
-        spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                      submodule_search_locations=[str(folder)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-
-    load("sitecheck", tree / "sitecheck")
-    load("sitecheck.crawler", tree / "crawler")
-    load("sitecheck.checks", tree / "checks")
+    """Import sitecheck (and its crawler/ and checks/ packages) from `tree`, a checkout of the repo,
+    here and in the processes sitecheck starts."""
+    loader_dir = Path(tempfile.mkdtemp(prefix="sitecheck-tree-"))
+    (loader_dir / "sitecustomize.py").write_text(_TREE_LOADER, encoding="utf-8")
+    os.environ["SITECHECK_BENCH_TREE"] = str(tree)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(loader_dir), os.environ.get("PYTHONPATH")) if p)
     os.environ["SITECHECK_CONFIG_DIR"] = str(tree / "config")
+    exec(compile(_TREE_LOADER, "sitecheck-tree-loader", "exec"), {"__name__": "sitecheck_tree_loader"})
 
 
 def _quiet_log() -> None:
