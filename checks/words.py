@@ -23,6 +23,7 @@ from lxml import etree
 
 from sitecheck.config.schema import REQUIRED, Setting, table
 from sitecheck.config.validate import ConfigError, Validator, compose
+from sitecheck.hiding import HIDING_STYLE
 from sitecheck.model import Fact, Finding, Page, Severity
 from sitecheck.scoring import config_dirs
 
@@ -42,7 +43,6 @@ WORD_FIELDS = {
 }
 WORDS_FILE = table("A shared word list (config/words/<name>.yaml).", WORD_FIELDS)
 
-_HIDING = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 # Not one union of the two attribute sets: libxml2 merges a union in quadratic time.
 # A hidden attribute or a hiding style cannot be written without "hidden" or "display" (any
 # case; character references could spell the letters, so "&#" keeps the full test). Checking
@@ -203,9 +203,9 @@ def _hidden_anchors(page: Page) -> list[tuple[str, str]]:
         # have no hidden attribute, and then their style attributes alone are enough.
         if _HAS_HIDDEN_ATTRIBUTE(page.tree):
             hidden_roots = [el for el in _HIDDEN_OR_STYLED(page.tree)
-                            if el.get("hidden") is not None or _HIDING.search(el.get("style") or "")]
+                            if el.get("hidden") is not None or HIDING_STYLE.search(el.get("style") or "")]
         else:
-            hidden_roots = [style.getparent() for style in _STYLES(page.tree) if _HIDING.search(style)]
+            hidden_roots = [style.getparent() for style in _STYLES(page.tree) if HIDING_STYLE.search(style)]
         for root in hidden_roots:
             for a in root.iter("a"):
                 href = (a.get("href") or "").strip()

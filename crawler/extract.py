@@ -6,6 +6,7 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
+from sitecheck.hiding import style_hides
 from sitecheck.model import Element, Link
 
 # The elements links are read from, and the attribute of each (document order, as the union XPath
@@ -13,15 +14,10 @@ from sitecheck.model import Element, Link
 _LINK_TAGS = ("a", "area", "img", "iframe", "frame", "script", "link")
 _SRC_TAGS = frozenset({"img", "iframe", "frame", "script"})
 # Anchors inside an element hidden by inline style: the usual shape of 暗链 (hidden spam links).
-# translate() lower-cases and drops spaces, so "DISPLAY: none" matches too.
-_FOLD = "translate(@style, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ ', 'abcdefghijklmnopqrstuvwxyz')"
-_HIDDEN_XPATH = etree.XPath(
-    f"//*[contains({_FOLD}, 'display:none') or contains({_FOLD}, 'visibility:hidden')]"
-    "/descendant-or-self::a[@href]")
-# The same folding in Python, over the style attributes only: most pages hide nothing, and reading
-# the few style values is 5x cheaper than evaluating translate() on every element.
+# The style values alone first: most pages hide nothing, and reading the few style strings is
+# cheaper than making an element object of every styled element.
 _STYLES = etree.XPath("//@style", smart_strings=False)
-_FOLD_TABLE = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz", " ")
+_STYLED = etree.XPath("//*[@style]")
 _ELEMENT = {"a": Element.A, "area": Element.A, "img": Element.IMG, "iframe": Element.IFRAME,
             "frame": Element.IFRAME, "script": Element.SCRIPT, "link": Element.LINK}
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "#", "about:", "file:", "ftp:")
@@ -29,13 +25,12 @@ MAX_LINKS = 20_000  # per page: a page with 100,000 links is a trap, not a site 
 MAX_TEXT = 200
 
 
-def _hides(tree) -> bool:
-    """Whether any style attribute could select an element for _HIDDEN_XPATH."""
-    for style in _STYLES(tree):
-        folded = style.translate(_FOLD_TABLE)
-        if "display:none" in folded or "visibility:hidden" in folded:
-            return True
-    return False
+def hidden_anchors(tree) -> set | None:
+    """The <a href> elements inside (or being) an element whose style hides it; None if none can be."""
+    if not any(style_hides(style) for style in _STYLES(tree)):
+        return None
+    return {a for el in _STYLED(tree) if style_hides(el.get("style"))
+            for a in el.iter("a") if a.get("href") is not None}
 
 
 def extract_links(tree, base_url: str) -> list[Link]:
@@ -48,7 +43,7 @@ def extract_links(tree, base_url: str) -> list[Link]:
             if href is not None:
                 base_url = urljoin(base_url, href.strip())
                 break
-        hidden = set(_HIDDEN_XPATH(tree)) if _hides(tree) else None
+        hidden = hidden_anchors(tree)
         parts = urlsplit(base_url)
         origin = f"{parts.scheme}://{parts.netloc}"
         links: list[Link] = []
