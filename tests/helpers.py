@@ -53,3 +53,41 @@ def add_link_occurrences(store, rows) -> None:
     store.add_page_links([(from_url, home, json.dumps([u for u, _t, _e in links], ensure_ascii=False),
                            json.dumps([(t, e) for _u, t, e in links], ensure_ascii=False))
                           for (from_url, home), links in pages.items()])
+
+
+def serve_raw(sock, respond, hits: list | None = None) -> None:
+    """Answer each connection on the listening `sock` with `respond(path)`, raw bytes (for
+    responses no HTTP server library would send); request lines go to `hits`. Returns when
+    the socket is closed. Run it in a daemon thread."""
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            if data:
+                if hits is not None:
+                    hits.append(data.split(b"\r\n", 1)[0].decode("latin-1"))
+                conn.sendall(respond(data.split(b" ", 2)[1]))
+
+
+def run_and_export(tmp_path: Path, site_yaml: str, site_key: str, env: dict | None = None):
+    """Write `site_yaml` as a site file, `sitecheck run` it, `sitecheck export` the run:
+    (the run's CompletedProcess, the export as a dict)."""
+    import subprocess
+    import sys
+
+    site = tmp_path / "s.yaml"
+    site.write_text(site_yaml, encoding="utf-8")
+    db = tmp_path / "s.sqlite3"
+    run = subprocess.run([sys.executable, "-m", "sitecheck.cli", "run", "--config", str(site), "--db", str(db)],
+                         capture_output=True, text=True, timeout=120, env=env)
+    export = json.loads(subprocess.run([sys.executable, "-m", "sitecheck.cli", "export", "--site", site_key,
+                                        "--db", str(db)], capture_output=True, text=True, check=True).stdout)
+    return run, export

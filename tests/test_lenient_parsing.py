@@ -9,13 +9,12 @@ process, which hands them back to the main process.
 
 from __future__ import annotations
 
-import json
 import socket
-import subprocess
-import sys
 import threading
 
 import pytest
+
+from .helpers import run_and_export, serve_raw
 
 pytestmark = pytest.mark.e2e
 
@@ -37,40 +36,18 @@ def _response(path: bytes) -> bytes:
     return b"HTTP/1.1 404 Not Found\r\n" + ODD + b"Content-Length: 0\r\nConnection: close\r\n\r\n"
 
 
-def _serve(sock):
-    while True:
-        try:
-            conn, _ = sock.accept()
-        except OSError:
-            return
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            if data:
-                conn.sendall(_response(data.split(b" ", 2)[1]))
-
-
 @pytest.mark.parametrize("processes", [1, 2])
 def test_odd_headers_are_read_leniently(tmp_path, processes):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
-    threading.Thread(target=_serve, args=(sock,), daemon=True).start()
+    threading.Thread(target=serve_raw, args=(sock, _response), daemon=True).start()
     base = f"http://127.0.0.1:{sock.getsockname()[1]}/"
     try:
-        site = tmp_path / "s.yaml"
-        site.write_text(f"site: odd\nname: 怪异服务器\nhosts:\n  - {{key: o, name: 门户, url: '{base}'}}\n"
-                        f"crawl: {{robots: ignore, processes: {processes}, concurrency_per_host: 4, retries: 0, "
-                        f"progress: off}}\n", encoding="utf-8")
-        db = tmp_path / "s.sqlite3"
-        run = subprocess.run([sys.executable, "-m", "sitecheck.cli", "run", "--config", str(site), "--db", str(db)],
-                             capture_output=True, text=True, timeout=120)
-        export = json.loads(subprocess.run([sys.executable, "-m", "sitecheck.cli", "export", "--site", "odd",
-                                            "--db", str(db)], capture_output=True, text=True, check=True).stdout)
+        run, export = run_and_export(
+            tmp_path, f"site: odd\nname: 怪异服务器\nhosts:\n  - {{key: o, name: 门户, url: '{base}'}}\n"
+                      f"crawl: {{robots: ignore, processes: {processes}, concurrency_per_host: 4, retries: 0, "
+                      f"progress: off}}\n", "odd")
     finally:
         sock.close()
     assert "Traceback" not in run.stderr, run.stderr[-2000:]

@@ -13,14 +13,13 @@ functions of every Python process the crawl starts; no name leaves this machine.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 
 import pytest
+
+from .helpers import run_and_export, serve_raw
 
 pytestmark = pytest.mark.e2e
 
@@ -56,24 +55,6 @@ socket.getaddrinfo, socket.gethostbyname, socket.gethostbyname_ex = getaddrinfo,
 ODD = b"GarbageLine\r\n"  # a header line without a colon: rejected by llhttp, skipped by Twisted
 
 
-def _serve(sock, respond, hits):
-    while True:
-        try:
-            conn, _ = sock.accept()
-        except OSError:
-            return
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            if data:
-                hits.append(data.split(b"\r\n", 1)[0].decode("latin-1"))
-                conn.sendall(respond(data.split(b" ", 2)[1]))
-
-
 def _listen(host: str, port: int = 0):
     sock = socket.socket()
     sock.bind((host, port))
@@ -100,8 +81,8 @@ def test_connection_goes_to_the_address_the_guard_checked(tmp_path, processes):
         pytest.skip(f"port {port} is taken on 127.0.0.2")
     checked_hits: list[str] = []
     rebound_hits: list[str] = []
-    threading.Thread(target=_serve, args=(checked, _odd, checked_hits), daemon=True).start()
-    threading.Thread(target=_serve, args=(rebound, _plain, rebound_hits), daemon=True).start()
+    threading.Thread(target=serve_raw, args=(checked, _odd, checked_hits), daemon=True).start()
+    threading.Thread(target=serve_raw, args=(rebound, _plain, rebound_hits), daemon=True).start()
 
     image = f"http://rebind.test:{port}/logo.png"
     home = _listen("127.0.0.1")
@@ -109,7 +90,7 @@ def test_connection_goes_to_the_address_the_guard_checked(tmp_path, processes):
             f"<img src='{image}' alt='标志'></body></html>").encode("utf-8")
     page = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " +
             str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
-    threading.Thread(target=_serve, args=(home, lambda _p: page, []), daemon=True).start()
+    threading.Thread(target=serve_raw, args=(home, lambda _p: page, []), daemon=True).start()
     base = f"http://127.0.0.1:{home.getsockname()[1]}/"
 
     custom = tmp_path / "custom"
@@ -117,15 +98,10 @@ def test_connection_goes_to_the_address_the_guard_checked(tmp_path, processes):
     (custom / "sitecustomize.py").write_text(_SITECUSTOMIZE, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(custom), os.environ.get("PYTHONPATH", "")])}
     try:
-        site = tmp_path / "s.yaml"
-        site.write_text(f"site: rebind\nname: 重绑定\nhosts:\n  - {{key: w, name: 门户, url: '{base}'}}\n"
-                        f"crawl: {{robots: ignore, processes: {processes}, retries: 0, progress: off, "
-                        f"allow_networks: [127.0.0.1/32]}}\n", encoding="utf-8")
-        db = tmp_path / "s.sqlite3"
-        run = subprocess.run([sys.executable, "-m", "sitecheck.cli", "run", "--config", str(site), "--db", str(db)],
-                             capture_output=True, text=True, timeout=120, env=env)
-        export = json.loads(subprocess.run([sys.executable, "-m", "sitecheck.cli", "export", "--site", "rebind",
-                                            "--db", str(db)], capture_output=True, text=True, check=True).stdout)
+        run, export = run_and_export(
+            tmp_path, f"site: rebind\nname: 重绑定\nhosts:\n  - {{key: w, name: 门户, url: '{base}'}}\n"
+                      f"crawl: {{robots: ignore, processes: {processes}, retries: 0, progress: off, "
+                      f"allow_networks: [127.0.0.1/32]}}\n", "rebind", env=env)
     finally:
         for sock in (checked, rebound, home):
             sock.close()
