@@ -9,7 +9,9 @@ type (a CMS template omits a tag on thousands of pages at once).
 
 from __future__ import annotations
 
+import bisect
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +30,22 @@ _MARK_ZH = {"site_code": "网站标识码", "icp": "ICP备案号", "beian": "公
             "jiucuo": "“我为政府网站找错”入口"}
 
 
+# Two crawl processes record pages in no fixed order, so nothing here depends on that order: the
+# examples are the first URLs in sorted order, the sampled pages those with the smallest stable hash.
+# The same site gives the same findings, on the same example pages, run after run.
+
+
+def _keep_first(urls: list[str], url: str, n: int) -> None:
+    """Keep `urls` the n smallest URLs seen, sorted."""
+    if len(urls) < n or url < urls[-1]:
+        bisect.insort(urls, url)
+        del urls[n:]
+
+
+def _sample_key(url: str) -> tuple[int, str]:
+    return zlib.crc32(url.encode("utf-8", "surrogatepass")), url
+
+
 @dataclass
 class _MetaTally:
     pages: int = 0
@@ -38,9 +56,14 @@ class _MetaTally:
 
 @dataclass
 class _SampleTally:
-    pages: int = 0
-    missing: Counter = field(default_factory=Counter)
-    examples: dict[str, list[str]] = field(default_factory=dict)
+    """The `sample_pages` pages of a host with the smallest _sample_key: (key, url, absent marks)."""
+    sampled: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)
+
+    def missing(self) -> Counter:
+        return Counter(mark for _k, _u, absent in self.sampled for mark in absent)
+
+    def examples(self, mark: str, n: int) -> list[str]:
+        return sorted(url for _k, url, absent in self.sampled if mark in absent)[:n]
 
 
 class MarksCheck(Check):
@@ -61,7 +84,8 @@ class MarksCheck(Check):
                            item=Setting("str", "mark", choices=("site_code", "icp", "beian", "conac", "jiucuo"))),
         "outdated_jiucuo_hosts": Setting("list", "Hosts of an outdated 找错 service.", ["121.43.68.40"],
                                          item=Setting("str", "host")),
-        "sample_pages": Setting("int", "Other pages per host checked for the footer 找错 entry and site code.",
+        "sample_pages": Setting("int", "Other pages per host checked for the footer 找错 entry and site code "
+                                "(the same pages every run: chosen by a hash of the URL, not by crawl order).",
                                 50, min=0),
         "meta_required": table("Meta tags required per page type.", {
             "site": Setting("list", "Homepage.", _SITE_META, item=Setting("str", "meta name")),
@@ -129,25 +153,24 @@ class MarksCheck(Check):
         if missing:
             tally.pages_missing += 1
             tally.tags.update(missing)
-            if len(tally.examples) < self.opts["max_examples"]:
-                tally.examples.append(page.url)
+            _keep_first(tally.examples, page.url, self.opts["max_examples"])
 
     def _sample(self, page: Page) -> None:
-        tally = self._samples.setdefault(page.host_key, _SampleTally())
-        if tally.pages >= self.opts["sample_pages"]:
+        n = self.opts["sample_pages"]
+        if n <= 0:
             return
-        tally.pages += 1
+        sampled = self._samples.setdefault(page.host_key, _SampleTally()).sampled
+        key = _sample_key(page.url)
+        if len(sampled) >= n and key >= sampled[-1][:2]:
+            return  # not among the n smallest keys: not read
         text = marks.footer_text(page.html)
         absent = []
         if "site_code" in self.opts["require"] and marks.site_code(text) is None:
             absent.append("site_code")
         if "jiucuo" in self.opts["require"] and not marks.jiucuo(page.html) and not _own_jiucuo(page):
             absent.append("jiucuo")
-        for mark in absent:
-            tally.missing[mark] += 1
-            examples = tally.examples.setdefault(mark, [])
-            if len(examples) < self.opts["max_examples"]:
-                examples.append(page.url)
+        bisect.insort(sampled, (*key, tuple(absent)))
+        del sampled[n:]
 
     def _homepage(self, page: Page, configured: str) -> Iterable[Output]:
         text = marks.footer_text(page.html)
@@ -212,11 +235,13 @@ class MarksCheck(Check):
                                        "pages_missing": t.pages_missing, "tags": dict(t.tags),
                                        "examples": t.examples})
         for host_key, t in sorted(self._samples.items()):
-            for mark, n in t.missing.items():
-                yield Finding("mark.missing", Severity.WARNING, t.examples[mark][0],
-                              f"{n}/{t.pages} 个抽查页面未发现{_MARK_ZH[mark]}", self.name, host_key,
-                              details={"host": host_key, "mark": mark, "scope": "pages", "pages_checked": t.pages,
-                                       "pages_missing": n, "examples": t.examples[mark]})
+            pages = len(t.sampled)
+            for mark, n in sorted(t.missing().items()):
+                examples = t.examples(mark, self.opts["max_examples"])
+                yield Finding("mark.missing", Severity.WARNING, examples[0],
+                              f"{n}/{pages} 个抽查页面未发现{_MARK_ZH[mark]}", self.name, host_key,
+                              details={"host": host_key, "mark": mark, "scope": "pages", "pages_checked": pages,
+                                       "pages_missing": n, "examples": examples})
 
 
 _KIND_ZH = {"site": "首页", "column": "栏目页", "article": "文章页"}

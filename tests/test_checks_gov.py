@@ -343,10 +343,34 @@ def test_marks_meta_missing_aggregated_per_host_and_type(site):
 
 def test_marks_sampled_pages_without_jiucuo(site):
     pages = [page(f"http://portal.test/a/{i}.html", "网站标识码：6200000034") for i in range(4)]
-    findings, _ = run_check(make(MarksCheck, site, sample_pages=3), pages, FakeRun(site))
+    findings, _ = run_check(make(MarksCheck, site, sample_pages=3, max_examples=2), pages, FakeRun(site))
     (f,) = findings
-    assert f.details == {"host": "portal", "mark": "jiucuo", "scope": "pages", "pages_checked": 3,
-                         "pages_missing": 3, "examples": [p.url for p in pages[:3]]}
+    assert f.details["pages_checked"] == 3 and f.details["pages_missing"] == 3
+    examples = f.details["examples"]
+    assert len(examples) == 2 and examples == sorted(examples) and f.url == examples[0]
+    assert set(examples) <= {p.url for p in pages}
+
+
+def test_marks_sample_and_examples_do_not_depend_on_crawl_order(site):
+    """Two crawl processes record pages in no fixed order: the same pages must give the same findings."""
+    import random
+
+    pages = [page(f"http://portal.test/a/{i}.html", "网站标识码：6200000034" if i % 3 else "无标识")
+             for i in range(40)]
+    pages += [page(f"http://portal.test/xwzx/202611/t20261120_{i}.html", "正文",
+                   head='<meta name="ArticleTitle" content="t">') for i in range(10)]
+
+    def outcome(order):
+        findings, _ = run_check(make(MarksCheck, site, sample_pages=12), order, FakeRun(site))
+        return sorted((f.code, f.url, f.message, repr(sorted(f.details.items()))) for f in findings)
+
+    first = outcome(pages)
+    assert {code for code, *_ in first} == {"mark.missing", "mark.meta_missing"}
+    rng = random.Random(7)
+    for _ in range(5):
+        shuffled = pages[:]
+        rng.shuffle(shuffled)
+        assert outcome(shuffled) == first
 
 
 # --- interaction --------------------------------------------------------------------------------

@@ -70,7 +70,13 @@ def test_failures_are_findings_and_oddities_are_reported(hostile_run):
     _, export, _, _ = hostile_run
     by_url = {}
     for f in export["findings"]:
+        if f["details"].get("scope") == "pages":
+            continue  # a host's sampled-pages finding: its URL is one example page, not its subject
         by_url.setdefault(f["url"].split("/", 3)[-1], set()).add(f["code"])
+    # These pages carry no footer marks: one finding for the host, its examples the first URLs sampled.
+    sampled = [f for f in export["findings"] if f["details"].get("scope") == "pages"]
+    assert sampled and all(f["code"] == "mark.missing" and f["url"] == f["details"]["examples"][0]
+                           and f["details"]["examples"] == sorted(f["details"]["examples"]) for f in sampled)
     assert "link.broken_homepage" in by_url["trickle"]
     assert "link.broken_homepage" in by_url["gzip-bomb"]
     assert by_url["charset-lie"] == {"page.encoding_mismatch"}
