@@ -23,7 +23,7 @@ from lxml import etree
 
 from sitecheck.config.schema import REQUIRED, Setting, table
 from sitecheck.config.validate import ConfigError, Validator, compose
-from sitecheck.hiding import HIDING_STYLE
+from sitecheck.hiding import style_hides
 from sitecheck.model import Fact, Finding, Page, Severity
 from sitecheck.scoring import config_dirs
 
@@ -203,9 +203,9 @@ def _hidden_anchors(page: Page) -> list[tuple[str, str]]:
         # have no hidden attribute, and then their style attributes alone are enough.
         if _HAS_HIDDEN_ATTRIBUTE(page.tree):
             hidden_roots = [el for el in _HIDDEN_OR_STYLED(page.tree)
-                            if el.get("hidden") is not None or HIDING_STYLE.search(el.get("style") or "")]
+                            if el.get("hidden") is not None or style_hides(el.get("style"))]
         else:
-            hidden_roots = [style.getparent() for style in _STYLES(page.tree) if HIDING_STYLE.search(style)]
+            hidden_roots = [style.getparent() for style in _STYLES(page.tree) if style_hides(style)]
         for root in hidden_roots:
             for a in root.iter("a"):
                 href = (a.get("href") or "").strip()

@@ -36,7 +36,7 @@ from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, D
                                DownloadFailedError, DownloadTimeoutError, ResponseDataLossError)
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.error import DNSLookupError
 from twisted.internet.interfaces import IResolverSimple
 from twisted.internet.threads import deferToThreadPool
@@ -81,10 +81,8 @@ class PinnedTwistedResolver:
         self.reactor.installResolver(self)  # Twisted derives its name resolver from this one
 
     def getHostByName(self, name: str, timeout=()) -> Deferred:
-        pinned = self.pins.get(name)
-        if pinned:
-            return succeed(pinned[0])
-        d = deferToThreadPool(self.reactor, self.reactor.getThreadPool(), self.cache, name, 0)
+        d = deferToThreadPool(self.reactor, self.reactor.getThreadPool(),
+                              netguard.connect_addresses, name, 0, self.cache, self.pins)
 
         def first(addresses):
             return addresses[0]

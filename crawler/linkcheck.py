@@ -54,13 +54,11 @@ class GuardedResolver(AbstractResolver):
         self.pins = pins
 
     async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET):
-        addresses = self.pins.get(host)
-        if addresses is None:
-            loop = asyncio.get_running_loop()
-            try:
-                addresses = await loop.run_in_executor(None, self.cache, host, port)
-            except netguard.ResolutionError as exc:
-                raise OSError(f"cannot resolve {host}: {exc}") from exc
+        try:
+            addresses = await asyncio.get_running_loop().run_in_executor(
+                None, netguard.connect_addresses, host, port, self.cache, self.pins)
+        except netguard.ResolutionError as exc:
+            raise OSError(f"cannot resolve {host}: {exc}") from exc
         out = []
         for ip in addresses:
             fam = socket.AF_INET6 if ":" in ip else socket.AF_INET

@@ -81,7 +81,8 @@ def occurrences(distinct: list[tuple[str, str, Element]], page_url: str,
     urls = json.dumps([url for url, _text, _element in distinct], ensure_ascii=False)
     meta = json.dumps([(text, ELEMENT_VALUE[element]) for _url, text, element in distinct], ensure_ascii=False)
     if "\\u0000" in urls or "\\u0000" in meta:  # maybe a NUL, which SQLite's JSON functions cut text at
-        urls = json.dumps([url.replace("\0", "\ufffd") for url, _text, _element in distinct], ensure_ascii=False)
-        meta = json.dumps([(text.replace("\0", "\ufffd"), ELEMENT_VALUE[element]) for _url, text, element in distinct],
-                          ensure_ascii=False)  # as lxml's parser does
+        clean = [(url.replace("\0", "\ufffd"), text.replace("\0", "\ufffd"), element)  # as lxml's parser does
+                 for url, text, element in distinct]
+        if clean != distinct:
+            return occurrences(clean, page_url, on_homepage)
     return (page_url, int(on_homepage), urls, meta)

@@ -376,10 +376,6 @@ class AddressPins:
             found = self._pins.get(pin_key(host))
         return list(found) if found else None
 
-    def clear(self) -> None:
-        with self._lock:
-            self._pins.clear()
-
 
 def pin_key(host: str) -> str:
     """One spelling per host: the check sees a page's link, the connection the encoded URL."""
@@ -391,6 +387,12 @@ def pin_key(host: str) -> str:
 
 
 PINS = AddressPins()
+
+
+def connect_addresses(host: str, port: int, cache: "CachingResolver", pins: AddressPins = PINS) -> list[str]:
+    """Where a connection to `host` goes: the addresses pinned by its check, else (configured
+    hosts, which are not checked) the cached answer. For the connections' resolvers."""
+    return pins.get(host) or cache(host, port)
 
 
 def vet_and_pin(url: str, policy: AddressPolicy, resolve: Resolver = default_resolve,

@@ -7,9 +7,11 @@ runs are never touched.
 
 Link occurrences are numerous (20,000 pages x 45 links = 900,000 per run), so
 during a crawl they go to a scratch database beside the store (no journal, no
-fsync), one row per page with its links as a JSON array.  When the run finishes,
-only the referrers of targets that failed are copied into `links` (at most
-`MAX_REFERRERS` per target, plus a count), and the scratch file is deleted.  History therefore grows with problems, not with size.
+fsync), one row per page with its target URLs as a JSON array (and their texts
+and elements as another).  When the run finishes, only the referrers of targets
+that failed are copied into `links` (at most `MAX_REFERRERS` per target, plus a
+count), and the scratch file is deleted.  History therefore grows with problems,
+not with size.
 """
 
 from __future__ import annotations

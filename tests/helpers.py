@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -80,9 +82,6 @@ def serve_raw(sock, respond, hits: list | None = None) -> None:
 def run_and_export(tmp_path: Path, site_yaml: str, site_key: str, env: dict | None = None):
     """Write `site_yaml` as a site file, `sitecheck run` it, `sitecheck export` the run:
     (the run's CompletedProcess, the export as a dict)."""
-    import subprocess
-    import sys
-
     site = tmp_path / "s.yaml"
     site.write_text(site_yaml, encoding="utf-8")
     db = tmp_path / "s.sqlite3"
