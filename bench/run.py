@@ -365,7 +365,10 @@ if _tree:
 def _use_tree(tree: Path) -> None:
     """Import sitecheck (and its crawler/ and checks/ packages) from `tree`, a checkout of the repo,
     here and in the processes sitecheck starts."""
-    loader_dir = Path(tempfile.mkdtemp(prefix="sitecheck-tree-"))
+    # One fixed folder, rewritten each time (the loader reads the tree from the environment), rather
+    # than a new temporary folder per run left behind.
+    loader_dir = Path(tempfile.gettempdir()) / "sitecheck-bench-tree-loader"
+    loader_dir.mkdir(exist_ok=True)
     (loader_dir / "sitecustomize.py").write_text(_TREE_LOADER, encoding="utf-8")
     os.environ["SITECHECK_BENCH_TREE"] = str(tree)
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(loader_dir), os.environ.get("PYTHONPATH")) if p)
