@@ -131,6 +131,11 @@ class RemoteRecorder:
         self.lost = False
         self._lent: dict[int, Any] = {}  # token -> the spider's context for a page the record process reads
         self._token = 0
+        # Lent pages the record process has answered, counted by the reader thread as the answers
+        # arrive: the reactor runs _page_read only when the main process's busy loop gets to it,
+        # and counting there made the record process look busy when it was idle (~80 % busy
+        # against ~90 % counted here, sampled every 0.25 s on the 20k bench).
+        self._replies = 0
         self._handlers: dict[str, Callable] = {}
         self._outbox: list[bytes] = []  # length prefixes and pickles not yet written (see _send)
         self._flush_due = False
@@ -209,7 +214,7 @@ class RemoteRecorder:
         self._send(("record", target_state(target), extra, page_state(page) if page is not None else None, links))
 
     def has_spare_time(self) -> bool:
-        return not self.lost and len(self._lent) < self.PAGES_LENT
+        return not self.lost and self._token - self._replies < self.PAGES_LENT
 
     def read_for_us(self, page: Page, base_url: str, target: Target, extra: dict, context) -> None:
         """Lend a fetched page: the record process reads it, records it and sends its links back.
@@ -265,9 +270,13 @@ class RemoteRecorder:
     def _call(self, name: str, *args) -> None:
         handler = self._handlers.get(name)
         if handler is not None:
-            from twisted.internet import reactor
+            self._in_reactor(handler, *args)
 
-            reactor.callFromThread(handler, *args)
+    @staticmethod
+    def _in_reactor(function: Callable, *args) -> None:
+        from twisted.internet import reactor
+
+        reactor.callFromThread(function, *args)
 
     def _read(self) -> None:
         for line in self.proc.stdout:
@@ -283,9 +292,8 @@ class RemoteRecorder:
                 if self.pending <= 0:
                     self._call("drained")
             elif "read" in msg:
-                from twisted.internet import reactor
-
-                reactor.callFromThread(self._page_read, msg["read"], msg["links"])
+                self._replies += 1  # only this thread writes it
+                self._in_reactor(self._page_read, msg["read"], msg["links"])
             elif "handback" in msg:
                 self.done += 1
                 self._call("handback", msg["handback"], TargetKind(msg["kind"]), msg["host_key"], msg["depth"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from datetime import datetime, timezone
 
@@ -106,3 +107,42 @@ def test_a_lost_record_process_summary_counts_each_target_once(tmp_path):
         summary = recorder._close_lost_run({})
         assert (summary.status, summary.pages, summary.targets) == ("incomplete", 2, 8)
         assert store.run(recorder.run_id).status == "incomplete"
+
+
+def test_lending_sees_answers_before_the_reactor_handles_them():
+    """The main process lends a page only while fewer than PAGES_LENT are out.  An answer counts
+    as soon as the reader thread reads it: the busy reactor may take a while to run its
+    callback, and until then the record process would look busy while it idles."""
+    import os
+    import threading
+    import time
+    import types
+
+    from sitecheck.crawler.targets import RemoteRecorder
+
+    recorder = object.__new__(RemoteRecorder)  # its state, without starting a process
+    recorder.lost, recorder.summary, recorder._handlers = False, None, {}
+    recorder.done = recorder.submitted = 0
+    recorder._lent = {token: ("context", "target", {}) for token in range(1, RemoteRecorder.PAGES_LENT + 1)}
+    recorder._token, recorder._replies = RemoteRecorder.PAGES_LENT, 0
+    assert not recorder.has_spare_time()
+
+    queued = []  # the reactor's calls, not run: the reactor is busy
+    recorder._in_reactor = lambda function, *args: queued.append((function, args))
+    read_end, write_end = os.pipe()
+    with open(read_end, "rb") as stdout, open(write_end, "wb", buffering=0) as record_process:
+        recorder.proc = types.SimpleNamespace(stdout=stdout, returncode=None)
+        reader = threading.Thread(target=recorder._read, daemon=True)  # as RemoteRecorder starts it
+        reader.start()
+        for token in (1, 2):
+            record_process.write(json.dumps({"read": token, "links": [["http://a.test/x", "a"]]}).encode() + b"\n")
+        deadline = time.monotonic() + 10
+        while len(queued) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+        assert recorder.has_spare_time()  # two answers are in, though no callback has run
+        assert len(recorder._lent) == RemoteRecorder.PAGES_LENT  # the spider has not been told yet
+        assert [(f.__name__, args[0]) for f, args in queued] == [("_page_read", 1), ("_page_read", 2)]
+        recorder._token += 2  # two more lent: the record process is full again
+        assert not recorder.has_spare_time()
+    reader.join(10)
