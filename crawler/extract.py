@@ -13,11 +13,15 @@ from sitecheck.model import Element, Link
 # `//a[@href]|//img[@src]|...` would give them; an element without the attribute yields nothing).
 _LINK_TAGS = ("a", "area", "img", "iframe", "frame", "script", "link")
 _SRC_TAGS = frozenset({"img", "iframe", "frame", "script"})
-# Anchors inside an element hidden by inline style: the usual shape of 暗链 (hidden spam links).
-# The style values alone first: most pages hide nothing, and reading the few style strings is
-# cheaper than making an element object of every styled element.
+# Anchors inside an element hidden by inline style or by the `hidden` attribute: the usual shape
+# of 暗链 (hidden spam links), which the words check reports from this flag.  The style values
+# alone first: most pages hide nothing, and reading the few style strings is cheaper than making
+# an element object of every styled element.  (A predicate, not a union `//*[@hidden]|//*[@style]`:
+# libxml2 merges a union in quadratic time.)
+_HAS_HIDDEN_ATTRIBUTE = etree.XPath("boolean(//@hidden)")
 _STYLES = etree.XPath("//@style", smart_strings=False)
 _STYLED = etree.XPath("//*[@style]")
+_HIDDEN_OR_STYLED = etree.XPath("//*[@hidden or @style]")
 _ELEMENT = {"a": Element.A, "area": Element.A, "img": Element.IMG, "iframe": Element.IFRAME,
             "frame": Element.IFRAME, "script": Element.SCRIPT, "link": Element.LINK}
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "#", "about:", "file:", "ftp:")
@@ -26,11 +30,15 @@ MAX_TEXT = 200
 
 
 def hidden_anchors(tree) -> set | None:
-    """The <a href> elements inside (or being) an element whose style hides it; None if none can be."""
-    if not any(style_hides(style) for style in _STYLES(tree)):
+    """The <a href> elements inside (or being) an element that its style or its `hidden` attribute
+    hides; None if nothing on the page can hide."""
+    if _HAS_HIDDEN_ATTRIBUTE(tree):
+        roots = [el for el in _HIDDEN_OR_STYLED(tree) if el.get("hidden") is not None or style_hides(el.get("style"))]
+    elif any(style_hides(style) for style in _STYLES(tree)):
+        roots = [el for el in _STYLED(tree) if style_hides(el.get("style"))]
+    else:
         return None
-    return {a for el in _STYLED(tree) if style_hides(el.get("style"))
-            for a in el.iter("a") if a.get("href") is not None}
+    return {a for el in roots for a in el.iter("a") if a.get("href") is not None}
 
 
 def extract_links(tree, base_url: str) -> list[Link]:

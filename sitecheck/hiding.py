@@ -1,8 +1,8 @@
 """What hides an element from a reader: one definition for the crawler and the checks.
 
-The crawler flags links inside hidden elements (crawler/extract.py) and the words
-check reports hidden links to foreign sites (暗链, checks/words.py); both ask the
-same question of an inline style, so they must get the same answer.  CSS allows
+The crawler flags links inside hidden elements (crawler/extract.py), which the
+words check reports when they point to foreign sites (暗链, checks/words.py); any
+other reader of inline styles asks this module too.  CSS allows
 whitespace around the colon and any case; lxml has already decoded character
 references in attribute values.
 """

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import lxml.html
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +19,8 @@ from sitecheck.checks.marks import MarksCheck
 from sitecheck.checks.words import WordsCheck
 from sitecheck.config import ConfigError, load_site
 from sitecheck.config.schema import defaults_of
-from sitecheck.model import Element, Fact, Finding, Link, Page, Reason, Severity, Target, TargetKind
+from sitecheck.crawler.extract import extract_links
+from sitecheck.model import Fact, Finding, Link, Page, Reason, Severity, Target, TargetKind
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)  # 12:00 in Beijing
@@ -80,16 +80,16 @@ def make(cls, site, **options):
 
 
 def page(url: str, body: str, host_key: str = "portal", is_homepage: bool = False, head: str = "") -> Page:
-    """A page as the crawler hands it over: decoded HTML plus its extracted links."""
-    html = f"<html><head>{head}</head><body>{body}</body></html>"
-    tree = lxml.html.document_fromstring(html)
-    tree.make_links_absolute(url, resolve_base_href=False, handle_failures="ignore")
-    links = []
-    for el, attr, link, _ in tree.iterlinks():
-        tag = {"a": Element.A, "img": Element.IMG, "script": Element.SCRIPT}.get(el.tag)
-        if tag is not None and attr in ("href", "src"):
-            text = " ".join(el.text_content().split()) if tag == Element.A else el.get("alt", "")
-            links.append(Link(url=link, text=text, element=tag))
+    """A page as the crawler hands it over, from the <head> and <body> contents."""
+    return crawled(url, f"<html><head>{head}</head><body>{body}</body></html>", host_key, is_homepage)
+
+
+def crawled(url: str, html: str, host_key: str = "portal", is_homepage: bool = False) -> Page:
+    """A page as the crawler hands it over: decoded HTML plus its links, read by the crawler's code.
+
+    The links are read from a copy: a page from the main process reaches the checks without its tree.
+    """
+    links = extract_links(Page(url=url, html=html, host_key=host_key).tree, url)
     return Page(url=url, html=html, host_key=host_key, is_homepage=is_homepage, links=links)
 
 
@@ -98,14 +98,7 @@ def sample_page(name: str, url: str, host_key: str = "portal", is_homepage: bool
     if not path.exists():
         pytest.skip(f"real sample pages not found at {SAMPLES} (CI places shared/ beside the checkout)")
     raw = path.read_bytes()
-    html = raw.decode("gb18030") if "gb2312" in name else raw.decode("utf-8")
-    shell = page(url, "", host_key, is_homepage)
-    tree = lxml.html.document_fromstring(html)
-    tree.make_links_absolute(url, resolve_base_href=False, handle_failures="ignore")
-    shell.links = [Link(url=link, text=" ".join(el.text_content().split()), element=Element.A)
-                   for el, attr, link, _ in tree.iterlinks() if el.tag == "a" and attr == "href"]
-    shell.html = html
-    return shell
+    return crawled(url, raw.decode("gb18030") if "gb2312" in name else raw.decode("utf-8"), host_key, is_homepage)
 
 
 class FakeRun:
@@ -680,13 +673,7 @@ def test_demo_site_faults_found_and_quiet_places_quiet():
         if path.startswith("/index."):
             continue  # the same page as "/"
         html = res.body.decode("gb18030" if content.HOSTS[host].charset == "gbk" else "utf-8")
-        body = lxml.html.document_fromstring(html)
-        shell = page(urls[host] + path.lstrip("/"), "", host, path == "/")
-        body.make_links_absolute(shell.url, resolve_base_href=False, handle_failures="ignore")
-        shell.html = html
-        shell.links = [Link(url=link, text=" ".join(el.text_content().split()), element=Element.A)
-                       for el, attr, link, _ in body.iterlinks() if el.tag == "a" and attr == "href"]
-        pages.append(shell)
+        pages.append(crawled(urls[host] + path.lstrip("/"), html, host, path == "/"))
     findings = []
     for cls in (EntriesCheck, MarksCheck, InteractionCheck, ColumnsCheck, GuidesCheck, WordsCheck):
         findings += run_check(cls(site, site.checks.get(cls.name) or defaults_of(cls.options)), pages,

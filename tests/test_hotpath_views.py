@@ -13,11 +13,13 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from sitecheck.checks.words import _hidden_anchors
+from sitecheck.crawler.classify import DEFAULT_SOFT404_PATTERNS, soft404_matcher
 from sitecheck.crawler.extract import extract_links
+from sitecheck.crawler.pageparse import PageRules, read_page
 from sitecheck.hiding import HIDING_STYLE
 from sitecheck.crawler.pagination import pagination_urls
 from sitecheck.htmltext import _walk, visible_text
-from sitecheck.model import Element, Page
+from sitecheck.model import Element, Link, Page
 
 _INVISIBLE = ("script", "style", "noscript", "template", "head", "title")
 
@@ -36,8 +38,9 @@ def _reference_links(tree, base_url: str) -> list[tuple]:
     base = tree.xpath("//base/@href")
     if base:
         base_url = urljoin(base_url, base[0].strip())
-    # Hidden: inside (or being) an element whose inline style hides it, as the words check reads it.
-    hidden = {a for el in tree.xpath("//*[@style]") if HIDING_STYLE.search(el.get("style"))
+    # Hidden: inside (or being) an element whose inline style or `hidden` attribute hides it.
+    hidden = {a for el in tree.xpath("//*[@style]|//*[@hidden]")
+              if el.get("hidden") is not None or HIDING_STYLE.search(el.get("style"))
               for a in el.xpath("descendant-or-self::a[@href]")}
     out = []
     for el in tree.xpath("//a[@href]|//area[@href]|//img[@src]|//iframe[@src]|//frame[@src]|//script[@src]"
@@ -167,13 +170,11 @@ def test_hidden_flag_from_style_values_however_written():
     ("display:none", True), ("DISPLAY : NONE", True), ("display:\n\tnone", True), ("visibility: hidden", True),
     ("color:red; display: none !important", True), ("display:block", False), ("dis play:none", False),
     ("visibility:visible", False), ("", False)])
-def test_crawler_flag_and_words_check_agree_on_hiding_styles(style, hides):
+def test_hiding_styles_flag_links_and_the_words_check_reports_the_flag(style, hides):
     body = f'<div style="{style}"><a href="http://spam.example/">博彩</a></div>'
-    flagged = [lk.hidden for lk in extract_links(_tree(body), "http://a.gov.cn/")]
-    # the words check's own tree scan, without the crawler's flag (page.links left empty)
-    scanned = _hidden_anchors(Page(url="http://a.gov.cn/", html=body, host_key="p"))
-    assert flagged == [hides]
-    assert scanned == ([("http://spam.example/", "博彩")] if hides else [])
+    page = _read(body)
+    assert [lk.hidden for lk in page.links] == [hides]
+    assert _hidden_anchors(page) == ([("http://spam.example/", "博彩")] if hides else [])
 
 
 def test_no_style_attribute_no_hidden_links():
@@ -217,8 +218,12 @@ def test_pager_calls_anywhere_in_the_page_word_boundary_kept():
 
 # --- hidden anchors (words check) ------------------------------------------------------------------
 
-def _page(body: str) -> Page:
-    return Page(url="http://a.gov.cn/", html=f"<html><body>{body}</body></html>", host_key="h")
+def _read(body: str) -> Page:
+    """A page as the crawler hands it to the checks: read by crawler/pageparse.py."""
+    page = Page(url="http://a.gov.cn/", html=f"<html><body>{body}</body></html>", host_key="h")
+    rules = PageRules(soft404_matcher(DEFAULT_SOFT404_PATTERNS), False, [], frozenset())
+    assert read_page(page, page.url, rules) is not None
+    return page
 
 
 @pytest.mark.parametrize("body,expected", [
@@ -226,33 +231,25 @@ def _page(body: str) -> Page:
     ('<div style="color:red"><a href="http://v/">v</a></div>', []),
     (('<div style="display : none"><a href="http://1/">一</a></div><p style="Visibility:\thidden">'
       '<a href="http://2/"> 二 <b>2</b></a></p>'), [("http://1/", "一"), ("http://2/", "二 2")]),
-    # an element with both attributes is one hidden root; nested roots list their anchors again
+    # an element with both attributes is one hidden root; an anchor under nested roots is one link
     (('<div hidden style="display:none"><a href="http://1/">一</a></div>'
-      '<div style="color:red" hidden><a href="#x">frag</a><a href="/rel">相对</a></div>'
+      '<div style="color:red" HIDDEN><a href="#x">frag</a><a href="/rel">相对</a></div>'
       '<section hidden><div style="display:none"><a href="http://n/">嵌</a></div></section>'),
-     [("http://1/", "一"), ("http://a.gov.cn/rel", "相对"), ("http://n/", "嵌"), ("http://n/", "嵌")]),
+     [("http://1/", "一"), ("http://a.gov.cn/rel", "相对"), ("http://n/", "嵌")]),
     ('<p style="display:none"><a href="javascript:x">j</a><a>无</a></p><a hidden href="http://3/">三</a>',
      [("http://3/", "三")]),
+    # character references can spell the style: lxml decodes attribute values
+    ("<div style='&#100;isplay:none'><a href='http://spam.example/'>博彩</a></div>", [("http://spam.example/", "博彩")]),
+    ('<input type="hidden" name="t"><style>.x{overflow:hidden}</style><a href="http://v/">v</a>', []),
 ])
 def test_hidden_anchors_from_hidden_and_style_attributes(body, expected):
-    assert _hidden_anchors(_page(body)) == expected
+    assert _hidden_anchors(_read(body)) == expected
 
 
-def test_hidden_anchor_scan_skips_the_parse_only_when_nothing_can_hide():
-    from sitecheck.checks.words import _hidden_anchors
-    from sitecheck.model import Page
-
-    plain = Page(url="http://a.gov.cn/", host_key="p",
-                 html="<html><body><a href='http://spam.example/'>x</a></body></html>")
-    assert _hidden_anchors(plain) == []
-    assert "tree" not in plain.__dict__  # no hiding markup: the page was not parsed for this
-    styled = Page(url="http://a.gov.cn/", host_key="p",
-                  html="<div style='DISPLAY: none'><a href='http://spam.example/'>博彩</a></div>")
-    assert _hidden_anchors(styled) == [("http://spam.example/", "博彩")]
-    # Character references can spell the style: the full scan still runs and finds it.
-    encoded = Page(url="http://a.gov.cn/", host_key="p",
-                   html="<div style='&#100;isplay:none'><a href='http://spam.example/'>博彩</a></div>")
-    assert _hidden_anchors(encoded) == [("http://spam.example/", "博彩")]
-    attribute = Page(url="http://a.gov.cn/", host_key="p",
-                     html="<div HIDDEN><a href='/x'>x</a></div>")
-    assert _hidden_anchors(attribute) == [("http://a.gov.cn/x", "x")]
+def test_the_words_check_reads_the_crawlers_flag_and_never_parses():
+    page = Page(url="http://a.gov.cn/", host_key="p",
+                html="<div style='display:none'><a href='http://spam.example/'>博彩</a></div>",
+                links=[Link("http://spam.example/", "博彩", Element.A, hidden=True),
+                       Link("http://v.example/", "v", Element.A)])
+    assert _hidden_anchors(page) == [("http://spam.example/", "博彩")]
+    assert "tree" not in page.__dict__  # the crawler read the page; the check does not parse it again
