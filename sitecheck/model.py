@@ -103,7 +103,7 @@ class Link:
     url: str  # absolute, fragment removed
     text: str = ""  # anchor text, or alt/title for images
     element: Element = Element.A
-    hidden: bool = False  # inside an element styled display:none / visibility:hidden (暗链)
+    hidden: bool = False  # inside an element hidden by display:none / visibility:hidden / the hidden attribute (暗链)
 
 
 @dataclass(slots=True)
