@@ -107,7 +107,8 @@ def is_soft404(matcher: re.Pattern[str], title: str, visible_text: str) -> bool:
 
 
 def reason_for_client_error(exc: BaseException) -> tuple[Reason, str]:
-    """(reason, error text) for an exception of the aiohttp client (crawler/linkcheck.py)."""
+    """(reason, error text) for an exception of the HTTP clients: libcurl's (crawler/curl.py, the
+    link checker) or aiohttp's (crawler/download.py, the pages)."""
     import asyncio
     import ssl
 
@@ -117,6 +118,9 @@ def reason_for_client_error(exc: BaseException) -> tuple[Reason, str]:
     text = f"{name}: {exc}" if str(exc) else name
     if name in _BY_CLASS:  # sitecheck.netguard.ResolutionError
         return _BY_CLASS[name], text
+    if name == "CurlError":  # crawler/curl.py; not imported here: only the record process loads libcurl
+        reason = exc.reason
+        return reason, (f"timed out: {text}" if reason == Reason.TIMEOUT else text)
     os_error = getattr(exc, "os_error", None)
     if isinstance(exc, aiohttp.ClientConnectorDNSError) or isinstance(os_error, socket.gaierror):
         return Reason.DNS, text

@@ -28,10 +28,12 @@ runner) makes it answer from the same pins.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
                                DownloadFailedError, DownloadTimeoutError, ResponseDataLossError)
 from scrapy.http import Headers
@@ -45,10 +47,34 @@ from zope.interface import implementer
 from sitecheck import netguard
 
 from .classify import reason_for_client_error
-from .linkcheck import GuardedResolver
 from sitecheck.model import Reason
 
 _CHUNK = 64 * 1024
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp resolver: the addresses the address guard pinned for a name it checked, else
+    (configured hosts, which are not checked) the answer of the guard's CachingResolver."""
+
+    def __init__(self, cache: netguard.CachingResolver, pins: netguard.AddressPins = netguard.PINS):
+        self.cache = cache
+        self.pins = pins
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET):
+        try:
+            addresses = await asyncio.get_running_loop().run_in_executor(
+                None, netguard.connect_addresses, host, port, self.cache, self.pins)
+        except netguard.ResolutionError as exc:
+            raise OSError(f"cannot resolve {host}: {exc}") from exc
+        out = []
+        for ip in addresses:
+            fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+            out.append({"hostname": host, "host": ip, "port": port, "family": fam,
+                        "proto": 0, "flags": socket.AI_NUMERICHOST})
+        return out
+
+    async def close(self) -> None:
+        return None
 
 
 def shared_resolver(crawler) -> netguard.CachingResolver:

@@ -3,8 +3,9 @@
 Two thirds of a portal's link targets are files and other sites that are
 checked, never parsed: one HEAD (or a GET cut at the headers) each.  Scrapy's
 per-request machinery costs ~1 ms of CPU for such a request on our benchmark
-machine, aiohttp's ~0.12 ms (`bench/README.md`), so the target worker process
-(`crawler/targets.py`) checks them here, with the same rules as the spider:
+machine, aiohttp's ~0.11 ms, libcurl's (`crawler/curl.py`) ~0.05 ms with its
+event-loop hops (`bench/README.md`), so the target worker process
+(`crawler/targets.py`) checks them here with libcurl, by the spider's rules:
 
 * HEAD first; a status in HEAD_FALLBACK_STATUSES, a reset or a protocol error
   asks again with a GET that stops at the headers (many servers refuse HEAD);
@@ -14,24 +15,21 @@ machine, aiohttp's ~0.12 ms (`bench/README.md`), so the target worker process
 * per-host concurrency and delay as the site file says; credentials go only
   to their own host;
 * we connect to an address the check allowed: the check pins what it vetted
-  (`netguard.AddressPins`) and the connection's resolver answers from the pins.
+  (`netguard.AddressPins`) and each request tells libcurl those addresses
+  (CURLOPT_RESOLVE); configured hosts go where the run's cached lookup says.
 
-An outcome this client cannot classify (Reason.ERROR: a response aiohttp's
-strict parser rejects, say) is not final: the worker hands it back and the main
+An outcome this client cannot classify (Reason.ERROR: a response libcurl
+rejects as malformed, say) is not final: the worker hands it back and the main
 process checks it with Scrapy, whose lenient parser is what the crawl is judged by.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
-
-import aiohttp
-from aiohttp.abc import AbstractResolver
 
 from sitecheck import netguard
 from sitecheck.config import SiteConfig
@@ -39,35 +37,11 @@ from sitecheck.model import Reason, Target, TargetKind
 
 from .classify import (HEAD_FALLBACK_STATUSES, MAX_REDIRECTS, REQUEST_HEADERS, reason_for_client_error,
                        reason_for_status)
+from .curl import CurlError, CurlSession, is_ip_literal
 from .urls import normalize
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 _RETRY_REASONS = (Reason.REFUSED, Reason.RESET)  # connection-level: a timeout is never retried
-
-
-class GuardedResolver(AbstractResolver):
-    """aiohttp resolver: the addresses the address guard pinned for a name it checked, else
-    (configured hosts, which are not checked) the answer of the guard's CachingResolver."""
-
-    def __init__(self, cache: netguard.CachingResolver, pins: netguard.AddressPins = netguard.PINS):
-        self.cache = cache
-        self.pins = pins
-
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET):
-        try:
-            addresses = await asyncio.get_running_loop().run_in_executor(
-                None, netguard.connect_addresses, host, port, self.cache, self.pins)
-        except netguard.ResolutionError as exc:
-            raise OSError(f"cannot resolve {host}: {exc}") from exc
-        out = []
-        for ip in addresses:
-            fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
-            out.append({"hostname": host, "host": ip, "port": port, "family": fam,
-                        "proto": 0, "flags": socket.AI_NUMERICHOST})
-        return out
-
-    async def close(self) -> None:
-        return None
 
 
 @dataclass(slots=True)
@@ -94,25 +68,23 @@ class LinkChecker:
         self.trusted = {n for h in site.hosts for n in h.netlocs}
         self.policy = netguard.AddressPolicy(crawl["allow_networks"])
         self.resolver = netguard.CachingResolver()
-        self.timeout = aiohttp.ClientTimeout(total=crawl["timeout_seconds"])
+        self.timeout_s = float(crawl["timeout_seconds"])
         self.retries = crawl["retries"]
         self.per_host = max(1, concurrency_per_host)
         self.delay_s = delay_s
         self.user_agent = crawl["user_agent"]
         self._host_gates: dict[str, asyncio.Semaphore] = {}
         self._host_next: dict[str, float] = {}
-        self.session: aiohttp.ClientSession | None = None
+        self.session: CurlSession | None = None
         # The proxies from the environment (http_proxy, https_proxy, no_proxy), as Scrapy's
         # HttpProxyMiddleware uses them for the pages.
         self.proxies = urllib.request.getproxies()
+        self._headers: dict[str, list[str]] = {}  # netloc -> request header lines (credentials per host)
+        self._looked_up: dict[str, tuple[float, list[str]]] = {}  # host -> (until, addresses): configured hosts
 
     async def __aenter__(self) -> "LinkChecker":
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=self.per_host,
-                                         resolver=GuardedResolver(self.resolver), use_dns_cache=False,
-                                         ssl=False)  # as the crawl: certificates are the probe's business
-        self.session = aiohttp.ClientSession(
-            connector=connector, timeout=self.timeout, cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False, headers={"User-Agent": self.user_agent, **REQUEST_HEADERS})
+        # No certificate verification, as in the crawl: certificates are the probe's business.
+        self.session = CurlSession(self.user_agent)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -195,22 +167,49 @@ class LinkChecker:
                 return Outcome(url=url, error=exc)
             if refusal:
                 return Outcome(url=url, error=Refused(f"not checked: {refusal}"))
-        headers = dict(self.credentials.get(netloc) or {})
+        proxy = self._proxy_for(url, netloc)
+        addresses = None
+        if proxy is None:  # through a proxy, the proxy connects
+            try:
+                addresses = await self._addresses(url)
+            except (netguard.ResolutionError, ValueError) as exc:
+                return Outcome(url=url, error=exc)
         async with self._politely(netloc):
             try:
-                async with self.session.request(method, url, headers=headers, allow_redirects=False,
-                                                proxy=self._proxy_for(url, netloc),
-                                                raise_for_status=False) as resp:
-                    raw: dict[bytes, list[bytes]] = {}
-                    for name, value in resp.raw_headers:
-                        raw.setdefault(name.lower(), []).append(value)
-                    # No body is read, as in the spider (HEAD, or a GET stopped at the headers).
-                    outcome = Outcome(resp.status, raw, str(resp.url))
-                    if method == "GET":
-                        resp.close()  # headers are all we wanted: drop the connection, not the body
-                    return outcome
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+                # No body is read, as in the spider (HEAD, or a GET stopped at the headers).
+                reply = await self.session.request(method, url, headers=self._header_lines(netloc),
+                                                   timeout=self.timeout_s, addresses=addresses, proxy=proxy)
+            except (CurlError, ValueError) as exc:
                 return Outcome(url=url, error=exc)
+            return Outcome(reply.status, reply.headers, reply.url)
+
+    async def _addresses(self, url: str) -> list[str] | None:
+        """Where a connection for `url` goes: the addresses its check pinned, else (a configured host,
+        not checked) the run's cached lookup; None for an IP literal, which is its own address."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if is_ip_literal(host):
+            return None
+        pinned = netguard.PINS.get(host)
+        if pinned:
+            return pinned
+        now = time.monotonic()
+        known = self._looked_up.get(host)
+        if known is not None and known[0] > now:
+            return known[1]
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        addresses = await asyncio.get_running_loop().run_in_executor(
+            None, netguard.connect_addresses, host, port, self.resolver)
+        # Asked again twice a minute: the resolver itself caches for its TTL.
+        self._looked_up[host] = (now + 30.0, addresses)
+        return addresses
+
+    def _header_lines(self, netloc: str) -> list[str]:
+        lines = self._headers.get(netloc)
+        if lines is None:
+            headers = {"User-Agent": self.user_agent, **REQUEST_HEADERS, **(self.credentials.get(netloc) or {})}
+            lines = self._headers[netloc] = [f"{name}: {value}" for name, value in headers.items()]
+        return lines
 
     def _proxy_for(self, url: str, netloc: str) -> str | None:
         if not self.proxies:

@@ -76,7 +76,10 @@ def serve_raw(sock, respond, hits: list | None = None) -> None:
             if data:
                 if hits is not None:
                     hits.append(data.split(b"\r\n", 1)[0].decode("latin-1"))
-                conn.sendall(respond(data.split(b" ", 2)[1]))
+                try:
+                    conn.sendall(respond(data.split(b" ", 2)[1]))
+                except OSError:  # the client hung up first (it had what it wanted)
+                    pass
 
 
 def run_and_export(tmp_path: Path, site_yaml: str, site_key: str, env: dict | None = None):

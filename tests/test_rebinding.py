@@ -3,9 +3,10 @@
 The address guard resolves an outside link's host and vets every answer; the connection must go
 to an address it vetted. Here the host `rebind.test` answers 127.0.0.1 (allowed by the site file)
 the first time a process asks and 127.0.0.2 (not allowed) every time after: the rebinding attack
-with a TTL of zero. The server on 127.0.0.1 sends a header line aiohttp's strict parser rejects,
-so the request is fetched again by Scrapy's lenient HTTP/1.1 handler, whose resolver is
-Twisted's: the path that used to resolve on its own. Nothing may reach 127.0.0.2.
+with a TTL of zero. The server on 127.0.0.1 sends a header line that aiohttp's strict parser (the
+pages) and libcurl (the record process's link checks) both reject, so the request is fetched again
+by Scrapy's lenient HTTP/1.1 handler, whose resolver is Twisted's: the path that used to resolve on
+its own. Nothing may reach 127.0.0.2.
 
 The answers come from a `sitecustomize` module on PYTHONPATH, which patches the resolver
 functions of every Python process the crawl starts; no name leaves this machine.
@@ -52,7 +53,7 @@ def gethostbyname_ex(host):
 socket.getaddrinfo, socket.gethostbyname, socket.gethostbyname_ex = getaddrinfo, gethostbyname, gethostbyname_ex
 '''
 
-ODD = b"GarbageLine\r\n"  # a header line without a colon: rejected by llhttp, skipped by Twisted
+ODD = b"GarbageLine\r\n"  # a header line without a colon: rejected by llhttp and libcurl, skipped by Twisted
 
 
 def _listen(host: str, port: int = 0):

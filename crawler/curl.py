@@ -1,0 +1,355 @@
+"""HTTP requests on libcurl (pycurl), driven by the asyncio event loop.
+
+The record process checks two thirds of a portal's URLs (images, attachments,
+other sites) with one HEAD each.  aiohttp spends ~100 µs of Python per such
+request on our benchmark machine, libcurl ~20 µs (`bench/README.md`): the
+request is built, sent and parsed in C, and Python sees only the finished
+transfer.  libcurl is the most widely deployed HTTP client there is; pycurl
+has wrapped it since 2001.
+
+libcurl's multi interface tells us which sockets to watch and when its next
+timeout is due (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION); we hand those to the
+event loop (`add_reader`, `call_later`) and let libcurl act when they fire, so
+thousands of transfers share the loop with the rest of the process.
+
+What the crawl's rules need, and how libcurl is held to them:
+
+* it connects only where we say: every request carries the addresses the
+  address guard vetted (CURLOPT_RESOLVE), so libcurl never resolves a checked
+  name on its own, and a socket callback refuses any other address;
+* http and https only, no redirects followed (the caller checks every hop),
+  no proxy from the environment unless the caller passes it, no decompression,
+  HTTP/1.1 as the spider speaks it; certificates are not verified (the probe
+  reports them);
+* a request can stop at the headers: a GET to a server that refuses HEAD
+  reads no body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import re
+import socket
+from dataclasses import dataclass, field
+
+import pycurl
+
+from sitecheck.model import Reason
+
+# Characters a URL may carry as they are; anything else goes through w3lib's safe_url_string first,
+# as Scrapy does for the spider's requests (non-ASCII paths, spaces, IDNA hosts).
+_UNSAFE_URL = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]")
+
+_TLS_CODES = frozenset({
+    pycurl.E_SSL_CONNECT_ERROR, pycurl.E_PEER_FAILED_VERIFICATION, pycurl.E_SSL_CERTPROBLEM,
+    pycurl.E_SSL_CIPHER, pycurl.E_SSL_ENGINE_NOTFOUND, pycurl.E_SSL_ENGINE_SETFAILED,
+    pycurl.E_SSL_CACERT_BADFILE, pycurl.E_SSL_SHUTDOWN_FAILED, pycurl.E_SSL_CRL_BADFILE,
+    pycurl.E_SSL_ISSUER_ERROR, getattr(pycurl, "E_SSL_PINNEDPUBKEYNOTMATCH", 90),
+    getattr(pycurl, "E_SSL_INVALIDCERTSTATUS", 91), getattr(pycurl, "E_SSL_CACERT", 60)})
+_RESET_CODES = frozenset({pycurl.E_GOT_NOTHING, pycurl.E_SEND_ERROR, pycurl.E_RECV_ERROR,
+                          pycurl.E_PARTIAL_FILE})
+
+
+class CurlError(Exception):
+    """A transfer that ended without a response: libcurl's error code, its message, the OS errno."""
+
+    def __init__(self, code: int, message: str, os_errno: int = 0):
+        super().__init__(f"curl error {code}: {message}")
+        self.code, self.message, self.os_errno = code, message, os_errno
+
+    @property
+    def reason(self) -> Reason:
+        """The outcome the crawl records, as crawler/classify.py names it for aiohttp's errors.
+
+        Reason.ERROR means "not classified": the record process hands such a target back to
+        the main process, which asks Scrapy's lenient client.
+        """
+        code = self.code
+        if code in (pycurl.E_COULDNT_RESOLVE_HOST, pycurl.E_COULDNT_RESOLVE_PROXY):
+            return Reason.DNS
+        if code == pycurl.E_OPERATION_TIMEDOUT:
+            return Reason.TIMEOUT
+        if code in _TLS_CODES:
+            return Reason.TLS
+        if code == pycurl.E_COULDNT_CONNECT and self.os_errno == errno.ECONNREFUSED:
+            return Reason.REFUSED
+        if code in _RESET_CODES:
+            return Reason.RESET
+        return Reason.ERROR
+
+
+@dataclass(slots=True)
+class CurlReply:
+    status: int
+    headers: dict[bytes, list[bytes]]  # names lower-cased; the last response's, after any 1xx
+    body: bytes = b""
+    url: str = ""  # as sent on the wire
+
+
+@dataclass(slots=True, eq=False)
+class _Transfer:
+    """One request's state, filled in by libcurl's callbacks."""
+
+    future: asyncio.Future
+    allowed: frozenset[str]  # the addresses this transfer may connect to; empty: any (a proxy, an IP literal)
+    want_body: bool = False
+    max_body: int = 0
+    lines: list[bytes] = field(default_factory=list)  # the raw header lines, parsed once at the end
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+    stopped_at_headers: bool = False
+    too_large: bool = False
+    refused: str = ""
+
+    def headers(self) -> dict[bytes, list[bytes]]:
+        """The last response's headers (after a 100 Continue, say), names lower-cased."""
+        headers: dict[bytes, list[bytes]] = {}
+        for line in self.lines:
+            name, sep, value = line.partition(b":")
+            if sep and name and name[:1] not in b" \t":
+                headers.setdefault(name.strip().lower(), []).append(value.strip())
+            elif line.startswith(b"HTTP/"):
+                headers = {}
+        return headers
+
+    def body_chunk(self, chunk: bytes):
+        if not self.want_body:
+            self.stopped_at_headers = True
+            return 0  # not len(chunk): libcurl stops the transfer (CURLE_WRITE_ERROR), drops the connection
+        self.size += len(chunk)
+        if self.max_body and self.size > self.max_body:
+            self.too_large = True
+            return 0
+        self.chunks.append(chunk)
+        return None
+
+    def open_socket(self, purpose, address):
+        """Every connection libcurl opens goes to an address this transfer may use."""
+        family, socktype, protocol, sockaddr = address
+        if self.allowed and sockaddr[0] not in self.allowed:
+            self.refused = f"libcurl wanted to connect to {sockaddr[0]}, which the address guard did not vet"
+            return None  # CURL_SOCKET_BAD: no connection
+        return socket.socket(family, socktype, protocol)  # pycurl keeps a duplicate of the descriptor
+
+
+def wire_url(url: str) -> str:
+    """The URL as it goes on the wire: percent-encoded and IDNA, as Scrapy sends it."""
+    if _UNSAFE_URL.search(url) is None:
+        return url
+    from w3lib.url import safe_url_string
+
+    return safe_url_string(url)
+
+
+def resolve_entry(host: str, port: int, addresses: list[str]) -> str:
+    """A CURLOPT_RESOLVE line: connections to host:port go to these addresses only."""
+    listed = ",".join(f"[{a}]" if ":" in a else a for a in addresses)
+    return f"{host}:{port}:{listed}"
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+class CurlSession:
+    """Concurrent HTTP/1.1 requests on one libcurl multi handle (connections are kept and reused)."""
+
+    def __init__(self, user_agent: str = "", max_connections: int = 0):
+        self._loop = asyncio.get_running_loop()
+        self._multi = pycurl.CurlMulti()
+        self._multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        self._multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
+        if max_connections:
+            self._multi.setopt(pycurl.M_MAXCONNECTS, max_connections)
+        self._user_agent = user_agent
+        self._idle: list[pycurl.Curl] = []  # easy handles to reuse: setting one up costs more than reusing
+        self._transfers: dict[pycurl.Curl, _Transfer] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0
+        self._watched: dict[int, int] = {}  # fd -> the pycurl.POLL_* it is watched for
+        self._closed = False
+
+    async def request(self, method: str, url: str, *, headers: list[str], timeout: float,
+                      addresses: list[str] | None, proxy: str | None = None, want_body: bool = False,
+                      max_body: int = 0) -> CurlReply:
+        """One request; raises CurlError when no response came.
+
+        `headers`: "Name: value" lines.  `addresses`: where connections to the URL's host go (None
+        for an IP literal, or when a proxy connects for us).  Without `want_body` the transfer stops
+        at the headers.
+        """
+        if self._closed:
+            raise CurlError(pycurl.E_FAILED_INIT, "the session is closed")
+        wire = wire_url(url)
+        if method not in ("HEAD", "GET"):
+            raise ValueError(f"only HEAD and GET are sent this way, not {method}")
+        curl = self._idle.pop() if self._idle else self._new_handle()
+        transfer = _Transfer(self._loop.create_future(), frozenset(addresses or ()), want_body=want_body,
+                             max_body=max_body)
+        curl.setopt(pycurl.URL, wire)
+        if method == "HEAD":
+            curl.setopt(pycurl.NOBODY, 1)
+        else:
+            curl.setopt(pycurl.HTTPGET, 1)  # also clears NOBODY
+        curl.setopt(pycurl.HTTPHEADER, headers)
+        curl.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
+        curl.setopt(pycurl.PROXY, proxy or "")  # "": no proxy, whatever the environment says
+        curl.setopt(pycurl.MAXFILESIZE_LARGE, max_body if want_body and max_body else 0)
+        if addresses:
+            host, port = _host_port(wire)
+            curl.setopt(pycurl.RESOLVE, [resolve_entry(host, port, addresses)])
+        else:
+            curl.unsetopt(pycurl.RESOLVE)
+        curl.setopt(pycurl.HEADERFUNCTION, transfer.lines.append)  # a builtin: no Python frame per line
+        curl.setopt(pycurl.WRITEFUNCTION, transfer.body_chunk)
+        curl.setopt(pycurl.OPENSOCKETFUNCTION, transfer.open_socket)
+        self._transfers[curl] = transfer
+        self._multi.add_handle(curl)
+        try:
+            status = await transfer.future
+        except asyncio.CancelledError:  # the caller's timeout: stop the transfer, drop its connection
+            self._release(curl)
+            raise
+        return CurlReply(status, transfer.headers(), b"".join(transfer.chunks), wire)
+
+    def _new_handle(self) -> pycurl.Curl:
+        curl = pycurl.Curl()
+        curl.setopt(pycurl.NOSIGNAL, 1)
+        curl.setopt(pycurl.FOLLOWLOCATION, 0)
+        curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        curl.setopt(pycurl.REDIR_PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+        curl.setopt(pycurl.SSL_VERIFYPEER, 0)
+        curl.setopt(pycurl.SSL_VERIFYHOST, 0)
+        curl.setopt(pycurl.USERAGENT, self._user_agent)
+        curl.setopt(pycurl.NOPROXY, "")
+        return curl
+
+    # --- libcurl's callbacks -----------------------------------------------------------------
+
+    def _on_socket(self, event: int, fd: int, multi, data) -> None:
+        loop, before = self._loop, self._watched.get(fd, pycurl.POLL_NONE)
+        if event == pycurl.POLL_REMOVE:
+            event = pycurl.POLL_NONE
+        if before & pycurl.POLL_IN and not event & pycurl.POLL_IN:
+            loop.remove_reader(fd)
+        if before & pycurl.POLL_OUT and not event & pycurl.POLL_OUT:
+            loop.remove_writer(fd)
+        if event & pycurl.POLL_IN and not before & pycurl.POLL_IN:
+            loop.add_reader(fd, self._act, fd, pycurl.CSELECT_IN)
+        if event & pycurl.POLL_OUT and not before & pycurl.POLL_OUT:
+            loop.add_writer(fd, self._act, fd, pycurl.CSELECT_OUT)
+        if event == pycurl.POLL_NONE:
+            self._watched.pop(fd, None)
+        else:
+            self._watched[fd] = event
+
+    def _on_timer(self, timeout_ms: int) -> None:
+        # libcurl moves its deadline on every transfer; a timer that fires early is harmless (libcurl
+        # acts on what is due and names its next deadline), so only an earlier deadline replaces it.
+        # libcurl must not be re-entered from its own callback: the loop calls it back.
+        if timeout_ms < 0:
+            return  # "no timeout needed": an armed timer just fires once more for nothing
+        due = self._loop.time() + timeout_ms / 1000
+        if self._timer is not None:
+            if self._timer_due <= due:
+                return
+            self._timer.cancel()
+        self._timer_due = due
+        self._timer = self._loop.call_at(due, self._act, pycurl.SOCKET_TIMEOUT, 0)
+
+    def _act(self, fd: int, what: int) -> None:
+        if fd == pycurl.SOCKET_TIMEOUT:
+            self._timer = None
+        try:
+            self._multi.socket_action(fd, what)
+        except pycurl.error:  # a multi-level failure: every transfer in it reports its own error below
+            pass
+        self._collect()
+
+    def _collect(self) -> None:
+        while True:
+            queued, done, failed = self._multi.info_read()
+            for curl in done:
+                transfer = self._transfers.get(curl)
+                status = curl.getinfo(pycurl.RESPONSE_CODE)
+                self._release(curl)
+                if transfer is not None and not transfer.future.done():
+                    transfer.future.set_result(status)
+            for curl, code, message in failed:
+                transfer = self._transfers.get(curl)
+                status = curl.getinfo(pycurl.RESPONSE_CODE)
+                os_errno = curl.getinfo(pycurl.OS_ERRNO)
+                self._release(curl)
+                if transfer is None or transfer.future.done():
+                    continue
+                if transfer.stopped_at_headers and status:
+                    transfer.future.set_result(status)  # we stopped it: the headers are what we wanted
+                elif transfer.too_large:
+                    transfer.future.set_exception(CurlError(pycurl.E_FILESIZE_EXCEEDED,
+                                                            f"more than {transfer.max_body} bytes"))
+                elif transfer.refused:
+                    transfer.future.set_exception(CurlError(pycurl.E_COULDNT_CONNECT, transfer.refused))
+                else:
+                    transfer.future.set_exception(CurlError(code, message, os_errno))
+            if not queued:
+                return
+
+    def _release(self, curl: pycurl.Curl) -> None:
+        transfer = self._transfers.pop(curl, None)
+        if transfer is None:
+            return
+        try:
+            self._multi.remove_handle(curl)
+        except pycurl.error:
+            pass
+        # the callbacks hold the transfer: drop them before the handle is reused
+        curl.setopt(pycurl.HEADERFUNCTION, _ignore)
+        curl.setopt(pycurl.WRITEFUNCTION, _ignore)
+        curl.setopt(pycurl.OPENSOCKETFUNCTION, _refuse_socket)
+        if self._closed:
+            curl.close()
+        else:
+            self._idle.append(curl)
+
+    async def close(self) -> None:
+        self._closed = True
+        for curl, transfer in list(self._transfers.items()):
+            self._release(curl)
+            if not transfer.future.done():
+                transfer.future.set_exception(CurlError(pycurl.E_ABORTED_BY_CALLBACK, "the session closed"))
+        for fd, event in list(self._watched.items()):
+            if event & pycurl.POLL_IN:
+                self._loop.remove_reader(fd)
+            if event & pycurl.POLL_OUT:
+                self._loop.remove_writer(fd)
+        self._watched.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for curl in self._idle:
+            curl.close()
+        self._idle.clear()
+        self._multi.close()
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return host, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _refuse_socket(purpose, address):
+    return None
+
+
+def _ignore(data):
+    return None

@@ -1,0 +1,123 @@
+"""libcurl on the event loop (crawler/curl.py): the link checker's client, held to the crawl's rules.
+
+Every server here listens on loopback; names that libcurl could not resolve by itself show that
+it connects where we tell it and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+
+import pycurl
+import pytest
+
+from sitecheck.crawler.curl import CurlError, CurlSession, resolve_entry, wire_url
+from sitecheck.model import Reason
+
+from .helpers import serve_raw
+
+_OK = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 0\r\n\r\n"
+
+
+def _server(respond=lambda _path: _OK, host: str = "127.0.0.1"):
+    sock = socket.socket()
+    sock.bind((host, 0))
+    sock.listen(16)
+    hits: list[str] = []
+    threading.Thread(target=serve_raw, args=(sock, respond, hits), daemon=True).start()
+    return sock, sock.getsockname()[1], hits
+
+
+def _request(method: str, url: str, **kwargs):
+    async def run():
+        session = CurlSession("sitecheck-test")
+        try:
+            return await session.request(method, url, headers=kwargs.pop("headers", []),
+                                         timeout=kwargs.pop("timeout", 3), **kwargs)
+        finally:
+            await session.close()
+
+    return asyncio.run(run())
+
+
+def test_a_head_returns_status_and_headers_names_lower_cased():
+    sock, port, hits = _server(lambda _p: b"HTTP/1.1 301 Moved\r\nLocation: /b.png\r\nX-Two: 1\r\nX-Two: 2\r\n"
+                                          b"Content-Length: 0\r\n\r\n")
+    with sock:
+        reply = _request("HEAD", f"http://127.0.0.1:{port}/a.png", headers=["Accept: */*"], addresses=None)
+    assert (reply.status, reply.headers[b"location"], reply.headers[b"x-two"]) == (301, [b"/b.png"], [b"1", b"2"])
+    assert hits == ["HEAD /a.png HTTP/1.1"]
+
+
+def test_connections_go_to_the_addresses_given_not_where_the_name_resolves():
+    # "sitecheck-pinned.invalid" cannot resolve (RFC 2606): only our addresses can send it anywhere.
+    sock, port, hits = _server()
+    with sock:
+        reply = _request("HEAD", f"http://sitecheck-pinned.invalid:{port}/x.png", addresses=["127.0.0.1"])
+        assert reply.status == 200 and hits == ["HEAD /x.png HTTP/1.1"]
+        # localhost resolves to 127.0.0.1, where the server listens; told 127.0.0.3, libcurl goes there
+        with pytest.raises(CurlError) as refused:
+            _request("HEAD", f"http://localhost:{port}/y.png", addresses=["127.0.0.3"])
+    assert refused.value.reason == Reason.REFUSED
+    assert hits == ["HEAD /x.png HTTP/1.1"]
+
+
+def test_a_get_without_want_body_stops_at_the_headers():
+    def endless(_path):  # 64 MB without a length: the connection is dropped at the first chunk
+        return b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\n\r\n" + b"%PDF" * (16 << 20)
+
+    sock, port, _hits = _server(endless)
+    with sock:
+        reply = _request("GET", f"http://127.0.0.1:{port}/big.pdf", addresses=None, timeout=2)
+    assert (reply.status, reply.headers[b"content-type"], reply.body) == (200, [b"application/pdf"], b"")
+
+
+def test_a_body_is_read_when_wanted_and_cut_at_its_limit():
+    body = b"<html>" + b"x" * 5000 + b"</html>"
+    sock, port, _hits = _server(lambda _p: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                           + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+    with sock:
+        assert _request("GET", f"http://127.0.0.1:{port}/p.html", addresses=None, want_body=True).body == body
+        with pytest.raises(CurlError) as too_large:
+            _request("GET", f"http://127.0.0.1:{port}/p.html", addresses=None, want_body=True, max_body=1000)
+    assert too_large.value.code == pycurl.E_FILESIZE_EXCEEDED
+
+
+def test_only_http_and_https(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the crawl", encoding="utf-8")
+    with pytest.raises(CurlError) as refused:
+        _request("GET", f"file://{secret}", addresses=None, want_body=True)
+    assert refused.value.reason == Reason.ERROR  # handed back, and Scrapy refuses file:// for targets too
+
+
+def test_the_environment_proxy_is_ignored_unless_passed(monkeypatch):
+    # the link checker decides about proxies itself (no_proxy included); libcurl must not add its own
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9/")  # nothing listens there
+    sock, port, hits = _server()
+    with sock:
+        assert _request("HEAD", f"http://127.0.0.1:{port}/z.png", addresses=None).status == 200
+    assert hits == ["HEAD /z.png HTTP/1.1"]
+
+
+def test_a_server_that_closes_without_answering_is_a_reset_and_a_silent_one_a_timeout():
+    closing, closing_port, _ = _server(lambda _p: b"")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)  # accepts (the kernel does) and never answers
+    with closing, silent:
+        with pytest.raises(CurlError) as reset:
+            _request("HEAD", f"http://127.0.0.1:{closing_port}/", addresses=None)
+        with pytest.raises(CurlError) as timeout:
+            _request("HEAD", f"http://127.0.0.1:{silent.getsockname()[1]}/", addresses=None, timeout=0.5)
+    assert reset.value.reason == Reason.RESET
+    assert timeout.value.reason == Reason.TIMEOUT
+
+
+def test_urls_go_on_the_wire_as_scrapy_sends_them():
+    assert wire_url("http://a.gov.cn/x/y.png?a=1&b=%20") == "http://a.gov.cn/x/y.png?a=1&b=%20"
+    assert wire_url("http://a.gov.cn/通知 1.pdf") == "http://a.gov.cn/%E9%80%9A%E7%9F%A5%201.pdf"
+    assert wire_url("http://甘肃.gov.cn/") == "http://" + "甘肃".encode("idna").decode() + ".gov.cn/"
+    assert resolve_entry("h.test", 80, ["127.0.0.1", "::1"]) == "h.test:80:127.0.0.1,[::1]"
