@@ -32,10 +32,13 @@ import errno
 import ipaddress
 import re
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pycurl
 
+from sitecheck import netguard
 from sitecheck.model import Reason
 
 # Characters a URL may carry as they are; anything else goes through w3lib's safe_url_string first,
@@ -86,6 +89,8 @@ class CurlReply:
     headers: dict[bytes, list[bytes]]  # names lower-cased; the last response's, after any 1xx
     body: bytes = b""
     url: str = ""  # as sent on the wire
+    stopped: bool = False  # the body was wanted, and `stop` said no once the headers were in
+    first_byte_s: float = 0.0  # from the start of the transfer to the response's first byte
 
 
 @dataclass(slots=True, eq=False)
@@ -96,12 +101,14 @@ class _Transfer:
     allowed: frozenset[str]  # the addresses this transfer may connect to; empty: any (a proxy, an IP literal)
     want_body: bool = False
     max_body: int = 0
+    stop: Callable[[dict[bytes, list[bytes]]], bool] | None = None  # asked once, at the first body byte
     lines: list[bytes] = field(default_factory=list)  # the raw header lines, parsed once at the end
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
     stopped_at_headers: bool = False
     too_large: bool = False
     refused: str = ""
+    first_byte_s: float = 0.0
 
     def headers(self) -> dict[bytes, list[bytes]]:
         """The last response's headers (after a 100 Continue, say), names lower-cased."""
@@ -115,6 +122,10 @@ class _Transfer:
         return headers
 
     def body_chunk(self, chunk: bytes):
+        if self.stop is not None:
+            stop, self.stop = self.stop, None
+            if stop(self.headers()):
+                self.want_body = False
         if not self.want_body:
             self.stopped_at_headers = True
             return 0  # not len(chunk): libcurl stops the transfer (CURLE_WRITE_ERROR), drops the connection
@@ -157,6 +168,40 @@ def is_ip_literal(host: str) -> bool:
         return False
 
 
+class AddressBook:
+    """Where a connection for a URL goes, for CURLOPT_RESOLVE: the addresses the address guard
+    pinned when it checked the host, else (configured hosts, which are not checked) the run's
+    cached lookup, asked in a worker thread and remembered for `remember_s`; None for an IP literal."""
+
+    def __init__(self, resolver: netguard.CachingResolver, pins: netguard.AddressPins = netguard.PINS,
+                 remember_s: float = 30.0):
+        self.resolver, self.pins, self.remember_s = resolver, pins, remember_s
+        self._known: dict[str, tuple[float, list[str]]] = {}
+
+    async def addresses(self, url: str) -> list[str] | None:
+        """Raises netguard.ResolutionError (no address) or ValueError (no usable URL)."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if is_ip_literal(host):
+            return None
+        pinned = self.pins.get(host)
+        if pinned:
+            return pinned
+        now = time.monotonic()
+        known = self._known.get(host)
+        if known is not None and known[0] > now:
+            return known[1]
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        addresses = await asyncio.get_running_loop().run_in_executor(
+            None, netguard.connect_addresses, host, port, self.resolver, self.pins)
+        if len(self._known) > 10_000:
+            self._known.clear()
+        self._known[host] = (now + self.remember_s, addresses)
+        return addresses
+
+
 class CurlSession:
     """Concurrent HTTP/1.1 requests on one libcurl multi handle (connections are kept and reused)."""
 
@@ -177,12 +222,13 @@ class CurlSession:
 
     async def request(self, method: str, url: str, *, headers: list[str], timeout: float,
                       addresses: list[str] | None, proxy: str | None = None, want_body: bool = False,
-                      max_body: int = 0) -> CurlReply:
+                      max_body: int = 0, stop: Callable[[dict[bytes, list[bytes]]], bool] | None = None
+                      ) -> CurlReply:
         """One request; raises CurlError when no response came.
 
         `headers`: "Name: value" lines.  `addresses`: where connections to the URL's host go (None
         for an IP literal, or when a proxy connects for us).  Without `want_body` the transfer stops
-        at the headers.
+        at the headers; with it, `stop(headers)` can still say so once they are in.
         """
         if self._closed:
             raise CurlError(pycurl.E_FAILED_INIT, "the session is closed")
@@ -191,7 +237,7 @@ class CurlSession:
             raise ValueError(f"only HEAD and GET are sent this way, not {method}")
         curl = self._idle.pop() if self._idle else self._new_handle()
         transfer = _Transfer(self._loop.create_future(), frozenset(addresses or ()), want_body=want_body,
-                             max_body=max_body)
+                             max_body=max_body, stop=stop if want_body else None)
         curl.setopt(pycurl.URL, wire)
         if method == "HEAD":
             curl.setopt(pycurl.NOBODY, 1)
@@ -216,7 +262,8 @@ class CurlSession:
         except asyncio.CancelledError:  # the caller's timeout: stop the transfer, drop its connection
             self._release(curl)
             raise
-        return CurlReply(status, transfer.headers(), b"".join(transfer.chunks), wire)
+        return CurlReply(status, transfer.headers(), b"".join(transfer.chunks), wire,
+                         stopped=want_body and transfer.stopped_at_headers, first_byte_s=transfer.first_byte_s)
 
     def _new_handle(self) -> pycurl.Curl:
         curl = pycurl.Curl()
@@ -279,12 +326,16 @@ class CurlSession:
             for curl in done:
                 transfer = self._transfers.get(curl)
                 status = curl.getinfo(pycurl.RESPONSE_CODE)
+                if transfer is not None:
+                    transfer.first_byte_s = curl.getinfo(pycurl.STARTTRANSFER_TIME)
                 self._release(curl)
                 if transfer is not None and not transfer.future.done():
                     transfer.future.set_result(status)
             for curl, code, message in failed:
                 transfer = self._transfers.get(curl)
                 status = curl.getinfo(pycurl.RESPONSE_CODE)
+                if transfer is not None:
+                    transfer.first_byte_s = curl.getinfo(pycurl.STARTTRANSFER_TIME)
                 os_errno = curl.getinfo(pycurl.OS_ERRNO)
                 self._release(curl)
                 if transfer is None or transfer.future.done():

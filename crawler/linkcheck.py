@@ -37,7 +37,7 @@ from sitecheck.model import Reason, Target, TargetKind
 
 from .classify import (HEAD_FALLBACK_STATUSES, MAX_REDIRECTS, REQUEST_HEADERS, reason_for_client_error,
                        reason_for_status)
-from .curl import CurlError, CurlSession, is_ip_literal
+from .curl import AddressBook, CurlError, CurlSession
 from .urls import normalize
 
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -80,7 +80,7 @@ class LinkChecker:
         # HttpProxyMiddleware uses them for the pages.
         self.proxies = urllib.request.getproxies()
         self._headers: dict[str, list[str]] = {}  # netloc -> request header lines (credentials per host)
-        self._looked_up: dict[str, tuple[float, list[str]]] = {}  # host -> (until, addresses): configured hosts
+        self.addresses = AddressBook(self.resolver)
 
     async def __aenter__(self) -> "LinkChecker":
         # No certificate verification, as in the crawl: certificates are the probe's business.
@@ -171,7 +171,7 @@ class LinkChecker:
         addresses = None
         if proxy is None:  # through a proxy, the proxy connects
             try:
-                addresses = await self._addresses(url)
+                addresses = await self.addresses.addresses(url)
             except (netguard.ResolutionError, ValueError) as exc:
                 return Outcome(url=url, error=exc)
         async with self._politely(netloc):
@@ -182,27 +182,6 @@ class LinkChecker:
             except (CurlError, ValueError) as exc:
                 return Outcome(url=url, error=exc)
             return Outcome(reply.status, reply.headers, reply.url)
-
-    async def _addresses(self, url: str) -> list[str] | None:
-        """Where a connection for `url` goes: the addresses its check pinned, else (a configured host,
-        not checked) the run's cached lookup; None for an IP literal, which is its own address."""
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if is_ip_literal(host):
-            return None
-        pinned = netguard.PINS.get(host)
-        if pinned:
-            return pinned
-        now = time.monotonic()
-        known = self._looked_up.get(host)
-        if known is not None and known[0] > now:
-            return known[1]
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        addresses = await asyncio.get_running_loop().run_in_executor(
-            None, netguard.connect_addresses, host, port, self.resolver)
-        # Asked again twice a minute: the resolver itself caches for its TTL.
-        self._looked_up[host] = (now + 30.0, addresses)
-        return addresses
 
     def _header_lines(self, netloc: str) -> list[str]:
         lines = self._headers.get(netloc)
