@@ -141,7 +141,7 @@ class _Transfer:
         family, socktype, protocol, sockaddr = address
         if self.allowed and sockaddr[0] not in self.allowed:
             self.refused = f"libcurl wanted to connect to {sockaddr[0]}, which the address guard did not vet"
-            return None  # CURL_SOCKET_BAD: no connection
+            return pycurl.SOCKET_BAD  # no connection: the transfer fails (and is handed to Scrapy, which uses the pins)
         return socket.socket(family, socktype, protocol)  # pycurl keeps a duplicate of the descriptor
 
 
@@ -399,7 +399,7 @@ def _host_port(url: str) -> tuple[str, int]:
 
 
 def _refuse_socket(purpose, address):
-    return None
+    return pycurl.SOCKET_BAD
 
 
 def _ignore(data):

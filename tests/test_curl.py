@@ -64,6 +64,20 @@ def test_connections_go_to_the_addresses_given_not_where_the_name_resolves():
     assert hits == ["HEAD /x.png HTTP/1.1"]
 
 
+def test_a_connection_to_an_address_not_given_is_refused(monkeypatch):
+    # libcurl honours CURLOPT_RESOLVE; the socket callback is the second lock, tried here by
+    # letting the transfer allow another address than the one libcurl is told to use.
+    import sitecheck.crawler.curl as curl
+
+    sock, port, hits = _server()
+    given = curl._Transfer
+    monkeypatch.setattr(curl, "_Transfer", lambda future, allowed, **kw: given(future, frozenset({"127.0.0.9"}), **kw))
+    with sock, pytest.raises(CurlError) as refused:
+        _request("HEAD", f"http://sitecheck-pinned.invalid:{port}/x.png", addresses=["127.0.0.1"])
+    assert "127.0.0.1" in str(refused.value) and "did not vet" in str(refused.value)
+    assert hits == []
+
+
 def test_a_get_without_want_body_stops_at_the_headers():
     def endless(_path):  # 64 MB without a length: the connection is dropped at the first chunk
         return b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\n\r\n" + b"%PDF" * (16 << 20)
