@@ -64,7 +64,7 @@ class CurlError(Exception):
 
     @property
     def reason(self) -> Reason:
-        """The outcome the crawl records, as crawler/classify.py names it for aiohttp's errors.
+        """The outcome the crawl records, as crawler/classify.py names it for the other clients' errors.
 
         Reason.ERROR means "not classified": the record process hands such a target back to
         the main process, which asks Scrapy's lenient client.

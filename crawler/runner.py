@@ -149,7 +149,7 @@ def run_crawls(jobs: list[tuple[SiteConfig, Store]], *, clock=utc_clock, log_lev
     """
     process = CrawlerProcess({"TWISTED_REACTOR": REACTOR, "REMOTE_CONTROL_ENABLED": False,
                               # Scrapy's own HTTP client (the lenient fallback) connects where the
-                              # address guard checked, as aiohttp does (crawler/download.py)
+                              # address guard checked, as libcurl and aiohttp do (crawler/download.py)
                               "TWISTED_DNS_RESOLVER": "sitecheck.crawler.download.PinnedTwistedResolver",
                               "LOG_LEVEL": log_level,
                               "LOG_INSTALL_ROOT_HANDLER": False})  # cli.py configures logging

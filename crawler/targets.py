@@ -5,7 +5,7 @@ it fetches pages, parses them, extracts links and decides what to fetch next.
 Everything downstream of that happens here, in the "record process":
 
 * non-page targets (images, attachments, external pages — two thirds of a
-  portal's URLs) are checked with `crawler.linkcheck.LinkChecker` (aiohttp);
+  portal's URLs) are checked with `crawler.linkcheck.LinkChecker` (libcurl);
 * every finished fetch, the main process's and ours, goes through the run's
   `RunRecorder`: the checks' `on_page` hooks, batched store writes, and at the
   end `on_finish`, the verdict and the run's status.

@@ -352,8 +352,9 @@ class AddressPins:
     again. If the two answers differ (DNS rebinding: a short-lived public answer,
     then a private one; or a cache entry expiring in between), the connection
     would go somewhere nobody checked. So `vet_and_pin` records what it vetted, and
-    the connections' resolvers (aiohttp's, and Twisted's for Scrapy's lenient
-    fallback) answer from here first. Process-wide, because Twisted has one
+    connections go where the pins say: libcurl is handed them with each request
+    (crawler/curl.py, `AddressBook`), aiohttp's and Twisted's resolvers (proxied
+    requests; Scrapy's lenient fallback) answer from here first. Process-wide, because Twisted has one
     resolver per process; bounded (oldest pins dropped first).
     """
 

@@ -1,10 +1,10 @@
-"""Responses aiohttp's strict parser rejects are judged by Scrapy's lenient one, not reported broken.
+"""Responses our clients reject are judged by Scrapy's lenient parser, not reported broken.
 
-Government servers send odd headers (here a header line without a colon, which llhttp rejects
-and Twisted skips). A browser shows such pages; the crawl must too. (A space before the colon,
-"X-Powered-By : ASP.NET", is rejected by both parsers: reported as an error, as before.) Pages go through our aiohttp download
-handler, which falls back to Scrapy's HTTP/1.1 handler; link targets go through the record
-process, which hands them back to the main process.
+Government servers send odd headers (here a header line without a colon, which libcurl and
+llhttp reject and Twisted skips). A browser shows such pages; the crawl must too. Pages go through
+our libcurl download handler, which falls back to Scrapy's HTTP/1.1 handler; link targets go
+through the record process, which hands them back to the main process. A space before the colon,
+"X-Powered-By : ASP.NET", which aiohttp and Twisted both rejected, libcurl reads as browsers do.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .helpers import run_and_export, serve_raw
 
 pytestmark = pytest.mark.e2e
 
-ODD = b"GarbageLine\r\n"  # a header line without a colon: rejected by llhttp, skipped by Twisted
+ODD = b"GarbageLine\r\n"  # a header line without a colon: rejected by libcurl and llhttp, skipped by Twisted
 
 
 def _response(path: bytes) -> bytes:
@@ -56,3 +56,31 @@ def test_odd_headers_are_read_leniently(tmp_path, processes):
                        base + "gone.pdf": ("not_found", 404)}
     titles = {p["url"]: p["title"] for p in export["pages"] if p["kind"] == "page"}
     assert titles == {base: "odd", base + "b.html": "b"}  # parsed, and its links followed
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_space_before_the_colon_is_read_as_browsers_read_it(tmp_path, processes):
+    spaced = b"X-Powered-By : ASP.NET\r\n"
+
+    def respond(path: bytes) -> bytes:
+        if path == b"/":
+            body = (b"<html><head><title>spaced</title></head><body>" + b"x" * 2000 +
+                    b"<img src='/logo.png'></body></html>")
+            return (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n" + spaced +
+                    b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        return b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n" + spaced + b"Content-Length: 0\r\n\r\n"
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    threading.Thread(target=serve_raw, args=(sock, respond), daemon=True).start()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    try:
+        run, export = run_and_export(
+            tmp_path, f"site: sp\nname: 冒号前空格\nhosts:\n  - {{key: s, name: 门户, url: '{base}'}}\n"
+                      f"crawl: {{robots: ignore, processes: {processes}, retries: 0, progress: off}}\n", "sp")
+    finally:
+        sock.close()
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert {p["url"]: (p["reason"], p["status"]) for p in export["pages"]} == {
+        base: ("ok", 200), base + "logo.png": ("ok", 200)}

@@ -1,6 +1,6 @@
 """One process or two, a crawl of the demo portal finds exactly the same things.
 
-With two processes the record process checks the link targets (aiohttp), reads some of the
+With two processes the record process checks the link targets (libcurl), reads some of the
 pages the main process lends it, runs the checks and writes the store; with one, the main
 process does all of it with Scrapy. The findings, page outcomes and verdict must not differ.
 """
