@@ -114,11 +114,12 @@ class _Transfer:
         """The last response's headers (after a 100 Continue, say), names lower-cased."""
         headers: dict[bytes, list[bytes]] = {}
         for line in self.lines:
-            name, sep, value = line.partition(b":")
-            if sep and name and name[:1] not in b" \t":
-                headers.setdefault(name.strip().lower(), []).append(value.strip())
-            elif line.startswith(b"HTTP/"):
+            if line.startswith(b"HTTP/"):  # a status line (its reason phrase may hold a colon)
                 headers = {}
+                continue
+            name, sep, value = line.partition(b":")
+            if sep and name and name[:1] not in b" \t":  # not the blank line, not a folded continuation
+                headers.setdefault(name.strip().lower(), []).append(value.strip())
         return headers
 
     def body_chunk(self, chunk: bytes):

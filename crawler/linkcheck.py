@@ -186,6 +186,8 @@ class LinkChecker:
     def _header_lines(self, netloc: str) -> list[str]:
         lines = self._headers.get(netloc)
         if lines is None:
+            if len(self._headers) >= 10_000:  # a page can link to any number of hosts: stay bounded
+                self._headers.clear()
             headers = {"User-Agent": self.user_agent, **REQUEST_HEADERS, **(self.credentials.get(netloc) or {})}
             lines = self._headers[netloc] = [f"{name}: {value}" for name, value in headers.items()]
         return lines

@@ -42,6 +42,17 @@ def _request(method: str, url: str, **kwargs):
     return asyncio.run(run())
 
 
+def test_the_last_responses_headers_count():
+    from sitecheck.crawler.curl import _Transfer
+
+    transfer = _Transfer(None, frozenset())
+    transfer.lines += [b"HTTP/1.1 100 Continue\r\n", b"X-Early: 1\r\n", b"\r\n",
+                       b"HTTP/1.1 200 OK: fine\r\n", b"Content-Type: text/html\r\n", b"Set-Cookie: a=1\r\n",
+                       b"set-cookie: b=2\r\n", b"Folded: x\r\n", b" continued\r\n", b"\r\n"]
+    assert transfer.headers() == {b"content-type": [b"text/html"], b"set-cookie": [b"a=1", b"b=2"],
+                                  b"folded": [b"x"]}
+
+
 def test_a_head_returns_status_and_headers_names_lower_cased():
     sock, port, hits = _server(lambda _p: b"HTTP/1.1 301 Moved\r\nLocation: /b.png\r\nX-Two: 1\r\nX-Two: 2\r\n"
                                           b"Content-Length: 0\r\n\r\n")
