@@ -146,3 +146,41 @@ def test_urls_go_on_the_wire_as_scrapy_sends_them():
     assert wire_url("http://a.gov.cn/通知 1.pdf") == "http://a.gov.cn/%E9%80%9A%E7%9F%A5%201.pdf"
     assert wire_url("http://甘肃.gov.cn/") == "http://" + "甘肃".encode("idna").decode() + ".gov.cn/"
     assert resolve_entry("h.test", 80, ["127.0.0.1", "::1"]) == "h.test:80:127.0.0.1,[::1]"
+
+
+def test_https_without_verification_and_a_broken_handshake_is_tls(tmp_path):
+    import datetime as dt
+    import ssl
+
+    from .helpers import self_signed_cert
+
+    cert, key = self_signed_cert(tmp_path, dt.datetime(2031, 6, 1, tzinfo=dt.timezone.utc))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    tls = context.wrap_socket(listener, server_side=True)
+    threading.Thread(target=serve_raw, args=(tls, lambda _p: _OK, []), daemon=True).start()
+    plain = socket.socket()  # answers in plain HTTP, at once, where the URL says https
+    plain.bind(("127.0.0.1", 0))
+    plain.listen(4)
+    plain_port = plain.getsockname()[1]
+
+    def answer_in_plain_text():
+        while True:
+            try:
+                conn, _ = plain.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=answer_in_plain_text, daemon=True).start()
+    with tls, plain:
+        # certificates are the probe's business (it reports this self-signed one); the crawl reads on
+        reply = _request("HEAD", f"https://127.0.0.1:{tls.getsockname()[1]}/x.png", addresses=None)
+        assert reply.status == 200
+        with pytest.raises(CurlError) as broken:
+            _request("HEAD", f"https://127.0.0.1:{plain_port}/x.png", addresses=None)
+    assert broken.value.reason == Reason.TLS
