@@ -126,7 +126,8 @@ class RemoteRecorder:
         self.targets = 0
         self.finding_count = 0
         self.submitted = 0
-        self.done = 0
+        self.done = 0  # targets the record process finished (counted by the reader thread)
+        self.handed_back = 0  # targets it handed back, counted when the reactor takes them over
         self.summary = None
         self.lost = False
         self._lent: dict[int, Any] = {}  # token -> the spider's context for a page the record process reads
@@ -150,7 +151,7 @@ class RemoteRecorder:
     @property
     def pending(self) -> int:
         """Targets submitted and not yet recorded or handed back."""
-        return self.submitted - self.done
+        return self.submitted - self.done - self.handed_back
 
     @property
     def busy(self) -> bool:
@@ -227,6 +228,12 @@ class RemoteRecorder:
         self.pages += 1
         self._send(("read", self._token, base_url, target_state(target), extra, page_state(page)))
 
+    def _take_back(self, url: str, kind: TargetKind, host_key: str | None, depth: int) -> None:  # reactor thread
+        self.handed_back += 1
+        handler = self._handlers.get("handback")
+        if handler is not None:
+            handler(url, kind, host_key, depth)
+
     def _page_read(self, token: int, links) -> None:  # in the reactor thread
         lent = self._lent.pop(token, None)
         handler = self._handlers.get("read")
@@ -295,8 +302,10 @@ class RemoteRecorder:
                 self._replies += 1  # only this thread writes it
                 self._in_reactor(self._page_read, msg["read"], msg["links"])
             elif "handback" in msg:
-                self.done += 1
-                self._call("handback", msg["handback"], TargetKind(msg["kind"]), msg["host_key"], msg["depth"])
+                # Counted in the reactor, in the same call that schedules its Scrapy request: counted
+                # here, the crawl could look finished in between and close with the target unchecked.
+                self._in_reactor(self._take_back, msg["handback"], TargetKind(msg["kind"]), msg["host_key"],
+                                 msg["depth"])
             elif "summary" in msg:
                 self.summary = pickle.loads(base64.b64decode(msg["summary"]))
         if self.summary is None:

@@ -99,6 +99,7 @@ def test_a_lost_record_process_summary_counts_each_target_once(tmp_path):
         recorder.store, recorder.clock, recorder.started = store, lambda: t0 + timedelta(seconds=3), t0
         recorder.run_id = store.start_run("demo", "d", t0)
         recorder.pages, recorder.targets, recorder.submitted, recorder.done = 2, 3, 5, 0
+        recorder.handed_back = 0
         recorder.summary, recorder.lost, recorder._handlers = None, False, {}
         # The record process reported 5 targets done, then died (its output ended, no summary).
         recorder.proc = types.SimpleNamespace(stdout=io.BytesIO(b'{"done": 5, "findings": 0}\n'), returncode=-9)
@@ -146,3 +147,30 @@ def test_lending_sees_answers_before_the_reactor_handles_them():
         recorder._token += 2  # two more lent: the record process is full again
         assert not recorder.has_spare_time()
     reader.join(10)
+
+
+def test_a_handed_back_target_keeps_the_crawl_busy_until_the_reactor_takes_it():
+    """A target the record process hands back is pending until the reactor has scheduled its
+    Scrapy request: counted done by the reader thread, the crawl could look finished in between
+    and close with the target never checked."""
+    import io
+    import types
+
+    from sitecheck.crawler.targets import RemoteRecorder
+
+    recorder = object.__new__(RemoteRecorder)  # its state, without starting a process
+    recorder.lost, recorder.summary, recorder._lent = False, None, {}
+    recorder.submitted, recorder.done, recorder.handed_back = 1, 0, 0
+    taken = []
+    recorder._handlers = {"handback": lambda *args: taken.append(args)}
+    queued = []  # the reactor's calls, not run yet
+    recorder._in_reactor = lambda function, *args: queued.append((function, args))
+    line = json.dumps({"handback": "http://a.test/x.png", "kind": "image", "host_key": "p", "depth": 2})
+    recorder.proc = types.SimpleNamespace(stdout=io.BytesIO(line.encode() + b"\n"), returncode=None)
+    recorder._read()  # the reader thread's loop, here until the output ends
+
+    assert recorder.busy and recorder.pending == 1  # read, but not yet taken over: the crawl waits
+    for function, args in queued:
+        function(*args)
+    assert taken == [("http://a.test/x.png", TargetKind.IMAGE, "p", 2)]
+    assert not recorder.busy and recorder.pending == 0
