@@ -462,3 +462,20 @@ def test_service_guides(demo):
     assert labels["guide-002"] == full
     planted = next(g for g in M.GOV if g["kind"] == "guide.incomplete")
     assert full - labels["guide-001"] == set(planted["expect"]["missing"])
+
+
+def test_the_demo_dates_its_content_by_beijings_calendar_as_the_checks_do(monkeypatch):
+    """At 17:00 UTC it is already tomorrow in Beijing; the checks count ages from Beijing's date, so
+    the demo's planted ages must too (the e2e tests failed between 16:00 and 24:00 UTC before)."""
+    import datetime as dt
+
+    import sitecheck.demo.server as server
+
+    class Evening(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime(2026, 11, 27, 17, 0, tzinfo=dt.timezone.utc).astimezone(tz)
+
+    monkeypatch.setattr(server, "datetime", Evening)
+    assert DemoServer(port=0).today == dt.date(2026, 11, 28)
+    assert DemoServer(port=0, today=dt.date(2026, 1, 2)).today == dt.date(2026, 1, 2)

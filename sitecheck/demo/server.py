@@ -19,10 +19,12 @@ import socketserver
 import sys
 import threading
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from sitecheck.textparse.dates import china_today
 
 from . import manifest as M
 from .content import DemoSite, Resource
@@ -171,7 +173,9 @@ class DemoServer:
             raise ValueError(f"the demo serves loopback addresses only; {base_ip} + {max(M.HOST_OFFSETS.values())} "
                              "is not within 127.0.0.0/8")
         self._requested_port = port
-        self.today = today or date.today()
+        # The checks date pages by Beijing's calendar (sitecheck/textparse/dates.py); so does the demo,
+        # or between 16:00 and 24:00 UTC every planted age would be a day off.
+        self.today = today or china_today(datetime.now(timezone.utc))
         self.timeout_fault_seconds = timeout_fault_seconds
         self.slow_seconds = slow_seconds
         self._port: int | None = None
@@ -303,7 +307,7 @@ def serve_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=M.DEFAULT_PORT,
                         help=f"port of every demo host (default {M.DEFAULT_PORT}; 0 = pick a free one)")
     parser.add_argument("--today", type=date.fromisoformat, default=None,
-                        help="date the demo's content is relative to, YYYY-MM-DD (default: today)")
+                        help="date the demo's content is relative to, YYYY-MM-DD (default: today in Beijing, the calendar the checks use)")
     parser.add_argument("--write-site", metavar="PATH", help="write a site file for the bound addresses here")
     parser.add_argument("--ready-file", metavar="PATH", help="write the JSON line here once serving")
     parser.add_argument("--timeout-fault-seconds", type=float, default=6.0, help="how long the timeout fault sleeps")
