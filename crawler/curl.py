@@ -35,6 +35,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import pycurl
 
@@ -109,9 +110,14 @@ class _Transfer:
     too_large: bool = False
     refused: str = ""
     first_byte_s: float = 0.0
+    _parsed: tuple[int, dict[bytes, list[bytes]] | None] = (-1, None)  # (lines parsed, their headers)
 
     def headers(self) -> dict[bytes, list[bytes]]:
-        """The last response's headers (after a 100 Continue, say), names lower-cased."""
+        """The last response's headers (after a 100 Continue, say), names lower-cased.
+
+        Asked at the first body byte (the `stop` question) and again at the end: parsed once."""
+        if self._parsed[0] == len(self.lines):
+            return self._parsed[1]
         headers: dict[bytes, list[bytes]] = {}
         for line in self.lines:
             if line.startswith(b"HTTP/"):  # a status line (its reason phrase may hold a colon)
@@ -120,6 +126,7 @@ class _Transfer:
             name, sep, value = line.partition(b":")
             if sep and name and name[:1] not in b" \t":  # not the blank line, not a folded continuation
                 headers.setdefault(name.strip().lower(), []).append(value.strip())
+        self._parsed = (len(self.lines), headers)
         return headers
 
     def body_chunk(self, chunk: bytes):
@@ -181,8 +188,6 @@ class AddressBook:
 
     async def addresses(self, url: str) -> list[str] | None:
         """Raises netguard.ResolutionError (no address) or ValueError (no usable URL)."""
-        from urllib.parse import urlsplit
-
         parts = urlsplit(url)
         host = parts.hostname or ""
         if is_ip_literal(host):
@@ -206,13 +211,11 @@ class AddressBook:
 class CurlSession:
     """Concurrent HTTP/1.1 requests on one libcurl multi handle (connections are kept and reused)."""
 
-    def __init__(self, user_agent: str = "", max_connections: int = 0):
+    def __init__(self, user_agent: str = ""):
         self._loop = asyncio.get_running_loop()
         self._multi = pycurl.CurlMulti()
         self._multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
         self._multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
-        if max_connections:
-            self._multi.setopt(pycurl.M_MAXCONNECTS, max_connections)
         self._user_agent = user_agent
         self._idle: list[pycurl.Curl] = []  # easy handles to reuse: setting one up costs more than reusing
         self._transfers: dict[pycurl.Curl, _Transfer] = {}
@@ -325,33 +328,32 @@ class CurlSession:
         while True:
             queued, done, failed = self._multi.info_read()
             for curl in done:
-                transfer = self._transfers.get(curl)
-                status = curl.getinfo(pycurl.RESPONSE_CODE)
-                if transfer is not None:
-                    transfer.first_byte_s = curl.getinfo(pycurl.STARTTRANSFER_TIME)
-                self._release(curl)
-                if transfer is not None and not transfer.future.done():
-                    transfer.future.set_result(status)
+                self._settle(curl, None, "")
             for curl, code, message in failed:
-                transfer = self._transfers.get(curl)
-                status = curl.getinfo(pycurl.RESPONSE_CODE)
-                if transfer is not None:
-                    transfer.first_byte_s = curl.getinfo(pycurl.STARTTRANSFER_TIME)
-                os_errno = curl.getinfo(pycurl.OS_ERRNO)
-                self._release(curl)
-                if transfer is None or transfer.future.done():
-                    continue
-                if transfer.stopped_at_headers and status:
-                    transfer.future.set_result(status)  # we stopped it: the headers are what we wanted
-                elif transfer.too_large:
-                    transfer.future.set_exception(CurlError(pycurl.E_FILESIZE_EXCEEDED,
-                                                            f"more than {transfer.max_body} bytes"))
-                elif transfer.refused:
-                    transfer.future.set_exception(CurlError(pycurl.E_COULDNT_CONNECT, transfer.refused))
-                else:
-                    transfer.future.set_exception(CurlError(code, message, os_errno))
+                self._settle(curl, code, message)
             if not queued:
                 return
+
+    def _settle(self, curl: pycurl.Curl, code: int | None, message: str) -> None:
+        """A finished transfer (`code` None) or a failed one: answer its request."""
+        transfer = self._transfers.get(curl)
+        if transfer is None:  # released already: its request was cancelled
+            return
+        status = curl.getinfo(pycurl.RESPONSE_CODE)
+        transfer.first_byte_s = curl.getinfo(pycurl.STARTTRANSFER_TIME)
+        os_errno = curl.getinfo(pycurl.OS_ERRNO) if code is not None else 0
+        self._release(curl)
+        future = transfer.future
+        if future.done():
+            return
+        if code is None or (transfer.stopped_at_headers and status):
+            future.set_result(status)  # a stopped transfer: the headers are what we wanted
+        elif transfer.too_large:
+            future.set_exception(CurlError(pycurl.E_FILESIZE_EXCEEDED, f"more than {transfer.max_body} bytes"))
+        elif transfer.refused:
+            future.set_exception(CurlError(pycurl.E_COULDNT_CONNECT, transfer.refused))
+        else:
+            future.set_exception(CurlError(code, message, os_errno))
 
     def _release(self, curl: pycurl.Curl) -> None:
         transfer = self._transfers.pop(curl, None)
@@ -392,8 +394,6 @@ class CurlSession:
 
 
 def _host_port(url: str) -> tuple[str, int]:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     return host, parts.port or (443 if parts.scheme == "https" else 80)

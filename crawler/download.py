@@ -135,8 +135,6 @@ class PageDownloadHandler:
         settings = crawler.settings
         self.timeout = settings.getfloat("DOWNLOAD_TIMEOUT")
         self.maxsize = settings.getint("DOWNLOAD_MAXSIZE")
-        self.limit = settings.getint("CONCURRENT_REQUESTS")
-        self.limit_per_host = settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
         self.session: aiohttp.ClientSession | None = None
         self._curl: CurlSession | None = None
         self._addresses: AddressBook | None = None
@@ -171,12 +169,16 @@ class PageDownloadHandler:
         headers = [f"{k.decode('latin-1')}: {v.decode('latin-1')}" for k, values in request.headers.items()
                    for v in values]
         spider_stop = getattr(self.crawler.spider, "stop_at_headers", None)
-        stop = None if spider_stop is None else (lambda received: spider_stop(Headers(received), request))
+        asked: list[Headers] = []  # the headers as the spider saw them, kept for the response
+
+        def stop(received) -> bool:
+            asked.append(Headers(received))
+            return spider_stop(asked[0], request)
         try:
             addresses = await self._addresses.addresses(request.url)
             reply = await self._curl.request(request.method, request.url, headers=headers, timeout=timeout,
                                              addresses=addresses, want_body=request.method != "HEAD",
-                                             max_body=maxsize, stop=stop)
+                                             max_body=maxsize, stop=stop if spider_stop else None)
         except CurlError as exc:
             if exc.code == pycurl.E_FILESIZE_EXCEEDED:
                 raise DownloadCancelledError(f"Cancelling download of {request.url}: response size larger than "
@@ -187,7 +189,7 @@ class PageDownloadHandler:
         except (netguard.ResolutionError, ValueError) as exc:
             raise _scrapy_error(exc, request.url) from exc
         request.meta["download_latency"] = reply.first_byte_s
-        raw = Headers(reply.headers)
+        raw = asked[0] if asked else Headers(reply.headers)
         respcls = responsetypes.from_args(headers=raw, url=request.url, body=reply.body)
         return respcls(url=request.url, status=reply.status, headers=raw, body=reply.body,
                        flags=["download_stopped"] if reply.stopped else [], request=request, protocol="HTTP/1.1")

@@ -51,6 +51,9 @@ def test_the_last_responses_headers_count():
                        b"set-cookie: b=2\r\n", b"Folded: x\r\n", b" continued\r\n", b"\r\n"]
     assert transfer.headers() == {b"content-type": [b"text/html"], b"set-cookie": [b"a=1", b"b=2"],
                                   b"folded": [b"x"]}
+    assert transfer.headers() is transfer.headers()  # parsed once (asked at the first body byte and at the end)
+    transfer.lines.append(b"X-Trailer: t\r\n")
+    assert transfer.headers()[b"x-trailer"] == [b"t"]  # lines that came later are read
 
 
 def test_a_head_returns_status_and_headers_names_lower_cased():
