@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
-from sitecheck.hiding import style_hides
 from sitecheck.model import Element, Link
 
 # The elements links are read from, and the attribute of each (document order, as the union XPath
@@ -19,6 +19,9 @@ _SRC_TAGS = frozenset({"img", "iframe", "frame", "script"})
 # an element object of every styled element.  (A predicate, not a union `//*[@hidden]|//*[@style]`:
 # libxml2 merges a union in quadratic time.)
 _HAS_HIDDEN_ATTRIBUTE = etree.XPath("boolean(//@hidden)")
+# CSS allows whitespace around the colon and any case; lxml has already decoded character
+# references in attribute values.
+HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _STYLES = etree.XPath("//@style", smart_strings=False)
 _STYLED = etree.XPath("//*[@style]")
 _HIDDEN_OR_STYLED = etree.XPath("//*[@hidden or @style]")
@@ -27,6 +30,11 @@ _ELEMENT = {"a": Element.A, "area": Element.A, "img": Element.IMG, "iframe": Ele
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "#", "about:", "file:", "ftp:")
 MAX_LINKS = 20_000  # per page: a page with 100,000 links is a trap, not a site map
 MAX_TEXT = 200
+
+
+def style_hides(style: str | None) -> bool:
+    """Whether an inline style attribute hides its element."""
+    return bool(style) and HIDING_STYLE.search(style) is not None
 
 
 def hidden_anchors(tree) -> set | None:
