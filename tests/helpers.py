@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -55,6 +57,22 @@ def add_link_occurrences(store, rows) -> None:
     store.add_page_links([(from_url, home, json.dumps([u for u, _t, _e in links], ensure_ascii=False),
                            json.dumps([(t, e) for _u, t, e in links], ensure_ascii=False))
                           for (from_url, home), links in pages.items()])
+
+
+def listen(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket on a loopback address (port 0: any free one)."""
+    sock = socket.socket()
+    sock.bind((host, port))
+    sock.listen(16)
+    return sock
+
+
+def start_raw_server(respond, host: str = "127.0.0.1") -> tuple[socket.socket, int, list[str]]:
+    """`serve_raw` on a new listening socket in a daemon thread: (socket, port, request lines)."""
+    sock = listen(host)
+    hits: list[str] = []
+    threading.Thread(target=serve_raw, args=(sock, respond, hits), daemon=True).start()
+    return sock, sock.getsockname()[1], hits
 
 
 def serve_raw(sock, respond, hits: list | None = None) -> None:

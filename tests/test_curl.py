@@ -7,7 +7,6 @@ it connects where we tell it and nowhere else.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 
 import pycurl
@@ -16,18 +15,13 @@ import pytest
 from sitecheck.crawler.curl import CurlError, CurlSession, resolve_entry, wire_url
 from sitecheck.model import Reason
 
-from .helpers import serve_raw
+from .helpers import listen, serve_raw, start_raw_server
 
 _OK = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 0\r\n\r\n"
 
 
-def _server(respond=lambda _path: _OK, host: str = "127.0.0.1"):
-    sock = socket.socket()
-    sock.bind((host, 0))
-    sock.listen(16)
-    hits: list[str] = []
-    threading.Thread(target=serve_raw, args=(sock, respond, hits), daemon=True).start()
-    return sock, sock.getsockname()[1], hits
+def _server(respond=lambda _path: _OK):
+    return start_raw_server(respond)
 
 
 def _request(method: str, url: str, **kwargs):
@@ -132,9 +126,7 @@ def test_the_environment_proxy_is_ignored_unless_passed(monkeypatch):
 
 def test_a_server_that_closes_without_answering_is_a_reset_and_a_silent_one_a_timeout():
     closing, closing_port, _ = _server(lambda _p: b"")
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(4)  # accepts (the kernel does) and never answers
+    silent = listen()  # accepts (the kernel does) and never answers
     with closing, silent:
         with pytest.raises(CurlError) as reset:
             _request("HEAD", f"http://127.0.0.1:{closing_port}/", addresses=None)
@@ -160,14 +152,9 @@ def test_https_without_verification_and_a_broken_handshake_is_tls(tmp_path):
     cert, key = self_signed_cert(tmp_path, dt.datetime(2031, 6, 1, tzinfo=dt.timezone.utc))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    tls = context.wrap_socket(listener, server_side=True)
+    tls = context.wrap_socket(listen(), server_side=True)
     threading.Thread(target=serve_raw, args=(tls, lambda _p: _OK, []), daemon=True).start()
-    plain = socket.socket()  # answers in plain HTTP, at once, where the URL says https
-    plain.bind(("127.0.0.1", 0))
-    plain.listen(4)
+    plain = listen()  # answers in plain HTTP, at once, where the URL says https
     plain_port = plain.getsockname()[1]
 
     def answer_in_plain_text():

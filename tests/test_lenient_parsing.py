@@ -9,12 +9,10 @@ through the record process, which hands them back to the main process. A space b
 
 from __future__ import annotations
 
-import socket
-import threading
 
 import pytest
 
-from .helpers import run_and_export, serve_raw
+from .helpers import run_and_export, start_raw_server
 
 pytestmark = pytest.mark.e2e
 
@@ -42,11 +40,8 @@ def _response(path: bytes) -> bytes:
 
 def _crawl(tmp_path, respond, processes: int) -> tuple[str, dict]:
     """Serve `respond` raw on loopback, crawl it with `processes` processes: (base URL, export)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    threading.Thread(target=serve_raw, args=(sock, respond), daemon=True).start()
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    sock, port, _hits = start_raw_server(respond)
+    base = f"http://127.0.0.1:{port}/"
     try:
         run, export = run_and_export(
             tmp_path, f"site: odd\nname: 怪异服务器\nhosts:\n  - {{key: o, name: 门户, url: '{base}'}}\n"

@@ -15,12 +15,11 @@ functions of every Python process the crawl starts; no name leaves this machine.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 
 import pytest
 
-from .helpers import run_and_export, serve_raw
+from .helpers import listen, run_and_export, serve_raw
 
 pytestmark = pytest.mark.e2e
 
@@ -56,13 +55,6 @@ socket.getaddrinfo, socket.gethostbyname, socket.gethostbyname_ex = getaddrinfo,
 ODD = b"GarbageLine\r\n"  # a header line without a colon: rejected by llhttp and libcurl, skipped by Twisted
 
 
-def _listen(host: str, port: int = 0):
-    sock = socket.socket()
-    sock.bind((host, port))
-    sock.listen(16)
-    return sock
-
-
 def _odd(_path: bytes) -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n" + ODD + b"Content-Length: 0\r\nConnection: close\r\n\r\n"
 
@@ -73,10 +65,10 @@ def _plain(_path: bytes) -> bytes:
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_connection_goes_to_the_address_the_guard_checked(tmp_path, processes):
-    checked = _listen("127.0.0.1")
+    checked = listen("127.0.0.1")
     port = checked.getsockname()[1]
     try:
-        rebound = _listen("127.0.0.2", port)  # same port: only the address differs
+        rebound = listen("127.0.0.2", port)  # same port: only the address differs
     except OSError:
         checked.close()
         pytest.skip(f"port {port} is taken on 127.0.0.2")
@@ -86,7 +78,7 @@ def test_connection_goes_to_the_address_the_guard_checked(tmp_path, processes):
     threading.Thread(target=serve_raw, args=(rebound, _plain, rebound_hits), daemon=True).start()
 
     image = f"http://rebind.test:{port}/logo.png"
-    home = _listen("127.0.0.1")
+    home = listen("127.0.0.1")
     body = (f"<html><head><title>门户</title></head><body>{'正文' * 600}"
             f"<img src='{image}' alt='标志'></body></html>").encode("utf-8")
     page = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " +
