@@ -8,9 +8,10 @@ transfer.  libcurl is the most widely deployed HTTP client there is; pycurl
 has wrapped it since 2001.
 
 libcurl's multi interface tells us which sockets to watch and when its next
-timeout is due (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION); we hand those to the
-event loop (`add_reader`, `call_later`) and let libcurl act when they fire, so
-thousands of transfers share the loop with the rest of the process.
+timeout is due (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION); the sockets go into an
+epoll set of our own, which the event loop watches as one reader, the deadline
+into a loop timer, and libcurl acts when they fire, so thousands of transfers
+share the loop with the rest of the process.
 
 What the crawl's rules need, and how libcurl is held to them:
 
@@ -31,6 +32,7 @@ import asyncio
 import errno
 import ipaddress
 import re
+import select
 import socket
 import time
 from collections.abc import Callable
@@ -221,7 +223,18 @@ class CurlSession:
         self._transfers: dict[pycurl.Curl, _Transfer] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = 0.0
-        self._watched: dict[int, int] = {}  # fd -> the pycurl.POLL_* it is watched for
+        self._kick: asyncio.Handle | None = None  # libcurl asked to act at once (a transfer was added)
+        # libcurl's sockets are watched by an epoll set of our own, which the loop watches as one
+        # reader: a socket costs one epoll_ctl where the loop's add_reader/remove_reader cost two
+        # and a Python object each, and one wake-up serves every socket that is ready.
+        self._poller = select.epoll()
+        self._loop.add_reader(self._poller.fileno(), self._ready)
+        self._watched: dict[int, int] = {}  # fd -> the epoll mask it is registered with
+        # Sockets of kept-alive connections between two transfers: libcurl no longer watches them,
+        # but they stay registered, so the next transfer on the connection costs no epoll_ctl to
+        # add.  One that turns readable while parked (its server closed it) is dropped then.  A
+        # socket libcurl closes leaves the epoll set by itself (the kernel removes a closed file).
+        self._parked: set[int] = set()
         self._closed = False
 
     async def request(self, method: str, url: str, *, headers: list[str], timeout: float,
@@ -285,21 +298,64 @@ class CurlSession:
     # --- libcurl's callbacks -----------------------------------------------------------------
 
     def _on_socket(self, event: int, fd: int, multi, data) -> None:
-        loop, before = self._loop, self._watched.get(fd, pycurl.POLL_NONE)
+        watched = self._watched
         if event == pycurl.POLL_REMOVE:
-            event = pycurl.POLL_NONE
-        if before & pycurl.POLL_IN and not event & pycurl.POLL_IN:
-            loop.remove_reader(fd)
-        if before & pycurl.POLL_OUT and not event & pycurl.POLL_OUT:
-            loop.remove_writer(fd)
-        if event & pycurl.POLL_IN and not before & pycurl.POLL_IN:
-            loop.add_reader(fd, self._act, fd, pycurl.CSELECT_IN)
-        if event & pycurl.POLL_OUT and not before & pycurl.POLL_OUT:
-            loop.add_writer(fd, self._act, fd, pycurl.CSELECT_OUT)
-        if event == pycurl.POLL_NONE:
-            self._watched.pop(fd, None)
-        else:
-            self._watched[fd] = event
+            mask = watched.get(fd)
+            if mask is None:
+                return
+            if mask & select.EPOLLIN:
+                if mask != select.EPOLLIN:  # a writable socket would wake the loop at every turn
+                    self._register(fd, select.EPOLLIN)
+                    watched[fd] = select.EPOLLIN
+                self._parked.add(fd)
+            else:
+                self._unwatch(fd)
+            return
+        mask = _EPOLL_MASK[event]
+        if fd in self._parked:
+            # Registered still, unless libcurl closed that socket and the number came back with a
+            # new one: _register finds out.
+            self._parked.discard(fd)
+            self._register(fd, mask)
+        elif watched.get(fd) != mask:
+            self._register(fd, mask)
+        watched[fd] = mask
+
+    def _register(self, fd: int, mask: int) -> None:
+        try:
+            self._poller.modify(fd, mask)
+        except FileNotFoundError:  # not registered (or its earlier socket was closed): add it
+            self._poller.register(fd, mask)
+
+    def _unwatch(self, fd: int) -> None:
+        self._parked.discard(fd)
+        if self._watched.pop(fd, None) is not None:
+            try:
+                self._poller.unregister(fd)
+            except OSError:  # closed already, and so out of the set
+                pass
+
+    def _ready(self) -> None:
+        """The epoll set is readable: let libcurl act on every socket that is ready, then collect."""
+        multi, parked = self._multi, self._parked
+        for fd, events in self._poller.poll(0, 64):
+            if fd in parked:  # an idle connection turned readable: its server closed it, most likely;
+                self._unwatch(fd)  # libcurl finds out when it next picks the connection, and opens another
+                continue
+            if fd not in self._watched:  # unwatched by an earlier socket_action of this turn
+                continue
+            what = 0
+            if events & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
+                what |= pycurl.CSELECT_IN
+            if events & select.EPOLLOUT:
+                what |= pycurl.CSELECT_OUT
+            if events & select.EPOLLERR:
+                what |= pycurl.CSELECT_ERR
+            try:
+                multi.socket_action(fd, what)
+            except pycurl.error:  # a multi-level failure: every transfer in it reports its own error
+                pass
+        self._collect()
 
     def _on_timer(self, timeout_ms: int) -> None:
         # libcurl moves its deadline on every transfer; a timer that fires early is harmless (libcurl
@@ -307,19 +363,26 @@ class CurlSession:
         # libcurl must not be re-entered from its own callback: the loop calls it back.
         if timeout_ms < 0:
             return  # "no timeout needed": an armed timer just fires once more for nothing
+        if timeout_ms == 0:  # a transfer was added: act on the loop's next turn, keep the timer
+            if self._kick is None:
+                self._kick = self._loop.call_soon(self._act, True)
+            return
         due = self._loop.time() + timeout_ms / 1000
         if self._timer is not None:
             if self._timer_due <= due:
                 return
             self._timer.cancel()
         self._timer_due = due
-        self._timer = self._loop.call_at(due, self._act, pycurl.SOCKET_TIMEOUT, 0)
+        self._timer = self._loop.call_at(due, self._act, False)
 
-    def _act(self, fd: int, what: int) -> None:
-        if fd == pycurl.SOCKET_TIMEOUT:
+    def _act(self, kicked: bool) -> None:
+        """libcurl's deadline is due, or a transfer was added: let libcurl act on what is due."""
+        if kicked:
+            self._kick = None
+        else:
             self._timer = None
         try:
-            self._multi.socket_action(fd, what)
+            self._multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
         except pycurl.error:  # a multi-level failure: every transfer in it reports its own error below
             pass
         self._collect()
@@ -367,10 +430,7 @@ class CurlSession:
         curl.setopt(pycurl.HEADERFUNCTION, _ignore)
         curl.setopt(pycurl.WRITEFUNCTION, _ignore)
         curl.setopt(pycurl.OPENSOCKETFUNCTION, _refuse_socket)
-        if self._closed:
-            curl.close()
-        else:
-            self._idle.append(curl)
+        self._idle.append(curl)  # closed with the session
 
     async def close(self) -> None:
         self._closed = True
@@ -378,19 +438,22 @@ class CurlSession:
             self._release(curl)
             if not transfer.future.done():
                 transfer.future.set_exception(CurlError(pycurl.E_ABORTED_BY_CALLBACK, "the session closed"))
-        for fd, event in list(self._watched.items()):
-            if event & pycurl.POLL_IN:
-                self._loop.remove_reader(fd)
-            if event & pycurl.POLL_OUT:
-                self._loop.remove_writer(fd)
+        for handle in (self._timer, self._kick):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._kick = None
+        self._multi.close()
+        self._loop.remove_reader(self._poller.fileno())
+        self._poller.close()
         self._watched.clear()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._parked.clear()
         for curl in self._idle:
             curl.close()
         self._idle.clear()
-        self._multi.close()
+
+
+_EPOLL_MASK = {pycurl.POLL_IN: select.EPOLLIN, pycurl.POLL_OUT: select.EPOLLOUT,
+               pycurl.POLL_INOUT: select.EPOLLIN | select.EPOLLOUT}
 
 
 def _host_port(url: str) -> tuple[str, int]:

@@ -174,3 +174,97 @@ def test_https_without_verification_and_a_broken_handshake_is_tls(tmp_path):
         with pytest.raises(CurlError) as broken:
             _request("HEAD", f"https://127.0.0.1:{plain_port}/x.png", addresses=None)
     assert broken.value.reason == Reason.TLS
+
+
+def _keep_alive_server():
+    """Answers every request of a connection on that connection, as nginx does: (socket, port,
+    connections accepted, request lines)."""
+    sock = listen()
+    accepted: list[int] = []
+    hits: list[str] = []
+
+    def serve(conn):
+        with conn:
+            data = b""
+            while True:
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, data = data.split(b"\r\n\r\n", 1)
+                hits.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
+                conn.sendall(_OK)
+
+    def accept():
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return sock, sock.getsockname()[1], accepted, hits
+
+
+def _open_descriptors() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _many(port: int, count: int, at_once: int, pause: float = 0.0):
+    """`count` HEADs, `at_once` at a time, each bounded by a 3 s timeout: a socket that is not
+    watched shows as a timeout. Then half a second idle. Returns the sockets still watched
+    before the session closes, and the CPU seconds the process spent idle."""
+    import time
+
+    async def run():
+        session = CurlSession("sitecheck-test")
+        try:
+            for start in range(0, count, at_once):
+                replies = await asyncio.gather(*(
+                    session.request("HEAD", f"http://127.0.0.1:{port}/{i}.png", headers=[], timeout=3,
+                                    addresses=None) for i in range(start, min(count, start + at_once))))
+                assert [r.status for r in replies] == [200] * len(replies)
+                if pause:
+                    await asyncio.sleep(pause)
+            idle_from = time.process_time()
+            await asyncio.sleep(0.5)
+            return dict(session._watched), time.process_time() - idle_from
+        finally:
+            await session.close()
+
+    return asyncio.run(run())
+
+
+def test_kept_alive_connections_carry_many_requests_between_them():
+    sock, port, accepted, hits = _keep_alive_server()
+    with sock:
+        before = _open_descriptors()
+        watched, _ = _many(port, 200, at_once=4)
+        after = _open_descriptors()
+    assert len(hits) == 200
+    assert len(accepted) <= 4  # one connection per request at a time, reused
+    assert len(watched) <= 4 + 1  # the connections' sockets, and libcurl's own eventfd
+    assert after <= before  # the session's sockets and its epoll set are closed with it
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.05])
+def test_a_connection_the_server_closes_while_idle_is_replaced_and_nothing_leaks(pause):
+    # The server closes every connection after one answer, without saying so: libcurl keeps it.
+    # With a pause the closed socket turns readable while it waits for the next transfer, and is
+    # dropped then; without one libcurl finds it dead when it picks it, closes it and opens
+    # another, which the kernel usually gives the same number.  Either way the new socket must
+    # be watched (or the request times out) and nothing may stay behind.
+    sock, port, hits = _server()
+    with sock:
+        before = _open_descriptors()
+        watched, idle_cpu = _many(port, 40, at_once=2, pause=pause)
+        after = _open_descriptors()
+    assert len(hits) == 40
+    assert idle_cpu < 0.2  # a closed socket left in the epoll set would wake the loop at every turn
+    assert len(watched) <= 2 + 1  # the closed sockets' numbers came back: no entry per closed socket
+    assert after <= before
