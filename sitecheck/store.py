@@ -385,7 +385,7 @@ class Store:
         rows = []
         for t, extra in targets:
             rows.append((run_id, t.url, t.kind.value, t.reason.value, t.status, t.final_url,
-                         json.dumps(t.redirects), t.latency_s, t.size, t.content_type,
+                         json.dumps(t.redirects) if t.redirects else "[]", t.latency_s, t.size, t.content_type,
                          extra.get("encoding", ""), extra.get("title", ""), extra.get("depth"), t.host_key,
                          int(bool(extra.get("is_homepage"))), t.method, t.error,
                          _iso(extra.get("fetched_at"))))
