@@ -9,7 +9,7 @@ has wrapped it since 2001.
 
 libcurl's multi interface tells us which sockets to watch and when its next
 timeout is due (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION); the sockets go into an
-epoll set of our own, which the event loop watches as one reader, the deadline
+epoll set of our own (Linux, where sitecheck runs), which the event loop watches as one reader, the deadline
 into a loop timer, and libcurl acts when they fire, so thousands of transfers
 share the loop with the rest of the process.
 
