@@ -2,8 +2,8 @@
 
 Why not Scrapy's own HTTP/1.1 handler: on the benchmark machine it costs 1.29 ms
 of CPU per 20 KB page against 0.90 ms with aiohttp (Scrapy's engine alone is
-~0.5 ms), and libcurl (crawler/curl.py) takes 63–110 µs a page where aiohttp
-takes 131–139 µs (`bench/README.md`).  Scrapy still schedules, de-duplicates, applies the
+~0.5 ms), and libcurl (crawler/curl.py) takes 42–45 µs a page where aiohttp
+took 131–139 µs (client alone, `bench/README.md`).  Scrapy still schedules, de-duplicates, applies the
 middlewares (address guard, credentials, cookies, robots.txt, retries,
 decompression with its size limit) and calls the spider; only the bytes on the
 wire are libcurl's.  A request through a proxy (Scrapy's HttpProxyMiddleware
