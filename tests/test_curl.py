@@ -218,8 +218,8 @@ def _open_descriptors() -> int:
 def _descriptors_back_to(before: int) -> None:
     """The session's sockets and its epoll set are closed with it. The server threads close their
     ends when they see the client's go, a moment later: wait for that, not longer than 5 s."""
-    wait_until(lambda: _open_descriptors() <= before, timeout=5, what="the process's descriptors back to "
-               f"{before} (now {_open_descriptors()})")
+    wait_until(lambda: _open_descriptors() <= before, timeout=5,
+               what=f"the process's open descriptors back to {before}")
 
 
 def _many(port: int, count: int, at_once: int, pause: float = 0.0):
