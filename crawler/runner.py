@@ -11,7 +11,7 @@ import os
 import urllib.request
 
 from scrapy import signals
-from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.crawler import CrawlerProcess
 from scrapy.settings import default_settings as _scrapy_defaults
 from scrapy.statscollectors import MemoryStatsCollector
 
@@ -22,6 +22,7 @@ from sitecheck.gcpolicy import tuned_for_crawl
 from sitecheck.store import Store, queue_dir
 
 from .classify import REQUEST_HEADERS
+from .engine import SiteCrawler
 from .spider import SiteSpider
 from .targets import RemoteRecorder, shared_delay
 
@@ -173,7 +174,7 @@ def run_crawls(jobs: list[tuple[SiteConfig, Store]], *, clock=utc_clock, log_lev
             recorder = RunRecorder(store, site, clock=clock)
         # The request queue lives on disk, so memory stays flat however large the site is.
         settings["JOBDIR"] = str(queue_dir(store.path, recorder.run_id))
-        crawler = Crawler(SiteSpider, settings, init_reactor=(i == 0))  # the first installs the reactor
+        crawler = SiteCrawler(SiteSpider, settings, init_reactor=(i == 0))  # the first installs the reactor
         outcome: dict[str, str] = {}
         crawler.signals.connect(_remember_reason(outcome), signal=signals.spider_closed, weak=False)
         process.crawl(crawler, site=site, recorder=recorder, credentials=credentials)
