@@ -15,22 +15,27 @@ still goes through the Scraper.
 What the Scraper did for a response and stays true here: the callback gets the
 response with `response.request` set; an exception in a callback or errback is
 logged and sent as Scrapy's `spider_error` signal with its stats
-(`Scraper.handle_spider_error`); a download failure without an errback is
-logged as Scrapy logs it.  What is skipped is only machinery: the Scraper's
+(`Scraper.handle_spider_error`); a download failure the errback does not
+handle is logged as Scrapy logs it.  What is skipped is only machinery: the Scraper's
 queue never holds these responses, so its backpressure (the size of responses
 waiting for their callbacks) has nothing to count: each callback has run before
 the next download result is looked at.
+
+The route overrides one method of Scrapy's engine (`_handle_downloader_output`, not a public
+API); `route_fits` checks its shape, and a Scrapy where it differs runs on its own engine.
+tests/test_engine.py fails if the route stops being taken.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 from scrapy.core.engine import ExecutionEngine
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
-from scrapy.utils.defer import _schedule_coro
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.log import failure_to_exc_info, logformatter_adapter
 from scrapy.utils.spider import iterate_spider_output
 from twisted.python.failure import Failure
@@ -41,10 +46,13 @@ logger = logging.getLogger(__name__)
 class SiteEngine(ExecutionEngine):
     def __init__(self, crawler, spider_closed_callback):
         super().__init__(crawler, spider_closed_callback)
-        methods = self.scraper.spidermw.methods
         # A spider middleware that reads responses or callback errors would be skipped: then no
         # request takes the short route.
-        self._shortcut = not any(methods["process_spider_input"]) and not any(methods["process_spider_exception"])
+        try:
+            methods = self.scraper.spidermw.methods
+            self._shortcut = not any(methods["process_spider_input"]) and not any(methods["process_spider_exception"])
+        except (AttributeError, KeyError):  # a Scrapy whose Scraper is built otherwise: its own route
+            self._shortcut = False
 
     def _handle_downloader_output(self, result, request):
         spider = self.spider
@@ -74,12 +82,24 @@ class SiteEngine(ExecutionEngine):
                     self.scraper.handle_spider_error(Failure(), request, result)
                 return None
         if output is not None:  # not what our callbacks return, but Scrapy's route handles anything
-            _schedule_coro(self.scraper.handle_spider_output_async(iterate_spider_output(output), request, result))
+            deferred_from_coro(self.scraper.handle_spider_output_async(iterate_spider_output(output), request, result))
         return None
 
 
+def route_fits(hook=ExecutionEngine._handle_downloader_output) -> bool:
+    """Whether this Scrapy's engine hands download results on the way SiteEngine overrides:
+    `_handle_downloader_output(result, request)` (Scrapy 2.13 and later; before, it also took the
+    spider).  Where it does not, the crawl runs on Scrapy's own engine, only slower."""
+    try:
+        return list(inspect.signature(hook).parameters) == ["self", "result", "request"]
+    except (TypeError, ValueError):
+        return False
+
+
 class SiteCrawler(Crawler):
-    """A Scrapy Crawler whose engine is SiteEngine."""
+    """A Scrapy Crawler whose engine is SiteEngine (when this Scrapy's engine fits it)."""
 
     def _create_engine(self) -> ExecutionEngine:
+        if not route_fits():
+            return super()._create_engine()
         return SiteEngine(self, lambda _: self.stop_async())

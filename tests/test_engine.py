@@ -145,3 +145,21 @@ def test_callbacks_run_without_the_scraper_and_their_failures_are_still_scrapys(
     # The spider's own requests never went through the Scraper; only the one request made with a
     # callback of its own (on_extra) did.
     assert out["scraped"] == 1
+
+
+def test_the_route_is_taken_only_where_scrapys_engine_fits_it():
+    from scrapy.core.engine import ExecutionEngine
+
+    from sitecheck.crawler.engine import route_fits
+
+    assert route_fits()  # the Scrapy this project runs on: the test above shows the route is taken
+    assert route_fits(ExecutionEngine._handle_downloader_output)
+
+    def before_2_13(self, result, request, spider):  # the older hook also took the spider
+        return None
+
+    def renamed(self, outcome, request):
+        return None
+
+    assert not route_fits(before_2_13)
+    assert not route_fits(renamed)
