@@ -8,7 +8,7 @@ middlewares (address guard, credentials, cookies, robots.txt, retries,
 decompression with its size limit) and calls the spider; only the bytes on the
 wire are libcurl's.  A request through a proxy (Scrapy's HttpProxyMiddleware
 puts its credentials in a header meant for the proxy) or with a body goes
-through aiohttp instead, as before libcurl.
+through aiohttp instead (`crawler/proxied.py`, imported on the first such request).
 
 What the spider relies on, kept here:
 * `DOWNLOAD_TIMEOUT` bounds the whole response (a trickling server times out);
@@ -30,14 +30,9 @@ makes it answer from the same pins.
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import time
 from urllib.parse import urlsplit
 
-import aiohttp
 import pycurl
-from aiohttp.abc import AbstractResolver
 from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
                                DownloadFailedError, DownloadTimeoutError, ResponseDataLossError)
 from scrapy.http import Headers
@@ -53,34 +48,6 @@ from sitecheck import netguard
 from .classify import reason_for_client_error
 from .curl import AddressBook, CurlError, CurlSession
 from sitecheck.model import Reason
-
-_CHUNK = 64 * 1024
-
-
-class GuardedResolver(AbstractResolver):
-    """aiohttp resolver: the addresses the address guard pinned for a name it checked, else
-    (configured hosts, which are not checked) the answer of the guard's CachingResolver."""
-
-    def __init__(self, cache: netguard.CachingResolver, pins: netguard.AddressPins = netguard.PINS):
-        self.cache = cache
-        self.pins = pins
-
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET):
-        try:
-            addresses = await asyncio.get_running_loop().run_in_executor(
-                None, netguard.connect_addresses, host, port, self.cache, self.pins)
-        except netguard.ResolutionError as exc:
-            raise OSError(f"cannot resolve {host}: {exc}") from exc
-        out = []
-        for ip in addresses:
-            fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
-            out.append({"hostname": host, "host": ip, "port": port, "family": fam,
-                        "proto": 0, "flags": socket.AI_NUMERICHOST})
-        return out
-
-    async def close(self) -> None:
-        return None
-
 
 def shared_resolver(crawler) -> netguard.CachingResolver:
     """One DNS cache per crawl, shared by the address guard and the connections."""
@@ -135,7 +102,7 @@ class PageDownloadHandler:
         settings = crawler.settings
         self.timeout = settings.getfloat("DOWNLOAD_TIMEOUT")
         self.maxsize = settings.getint("DOWNLOAD_MAXSIZE")
-        self.session: aiohttp.ClientSession | None = None
+        self._proxied = None  # crawler.proxied.ProxiedClient, built (and aiohttp imported) on first need
         self._curl: CurlSession | None = None
         self._addresses: AddressBook | None = None
         self._lenient = None  # Scrapy's HTTP/1.1 handler, built on first need
@@ -143,17 +110,6 @@ class PageDownloadHandler:
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
-
-    def _session(self) -> aiohttp.ClientSession:
-        if self.session is None:  # needs the running event loop, so not in __init__
-            # No limits here: Scrapy's downloader slots already bound concurrency per host.
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=0,
-                                             resolver=GuardedResolver(shared_resolver(self.crawler)),
-                                             use_dns_cache=False, ssl=False)  # as Scrapy: no verification
-            self.session = aiohttp.ClientSession(
-                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"))
-        return self.session
 
     async def download_request(self, request, spider=None):
         if request.meta.get("proxy") or request.body or request.method not in ("GET", "HEAD"):
@@ -195,47 +151,21 @@ class PageDownloadHandler:
                        flags=["download_stopped"] if reply.stopped else [], request=request, protocol="HTTP/1.1")
 
     async def _aiohttp_download(self, request):
-        timeout = request.meta.get("download_timeout", self.timeout)
-        maxsize = request.meta.get("download_maxsize", self.maxsize)
-        headers = [(k.decode("latin-1"), v.decode("latin-1"))
-                   for k, values in request.headers.items() for v in values]
-        started = time.monotonic()
+        from . import proxied
+
+        if self._proxied is None:
+            self._proxied = proxied.ProxiedClient(shared_resolver(self.crawler))
         try:
-            async with asyncio.timeout(timeout):
-                async with self._session().request(
-                        request.method, request.url, headers=headers, data=request.body or None,
-                        proxy=request.meta.get("proxy"),  # set by Scrapy's HttpProxyMiddleware (env)
-                        allow_redirects=False, raise_for_status=False, compress=None) as resp:
-                    request.meta["download_latency"] = time.monotonic() - started
-                    raw = Headers()
-                    for name, value in resp.raw_headers:
-                        raw.appendlist(name, value)
-                    # As Scrapy's handler: no body for HEAD, then the spider's cut, then the size limit.
-                    stop = getattr(self.crawler.spider, "stop_at_headers", None)
-                    if request.method == "HEAD":
-                        body, flags = b"", []
-                    elif stop is not None and stop(raw, request):
-                        body, flags = b"", ["download_stopped"]
-                        resp.close()  # the body is not wanted: drop the connection, not read it
-                    else:
-                        length = resp.content_length
-                        if maxsize and length and length > maxsize:
-                            raise DownloadCancelledError(
-                                f"Cancelling download of {request.url}: expected response size ({length}) "
-                                f"larger than download max size ({maxsize}).")
-                        body = await _read_capped(resp, maxsize, request.url)
-                        flags = []
-        except TimeoutError as exc:
-            raise DownloadTimeoutError(f"Getting {request.url} took longer than {timeout} seconds.") from exc
+            return await self._proxied.download(
+                request, timeout=request.meta.get("download_timeout", self.timeout),
+                maxsize=request.meta.get("download_maxsize", self.maxsize),
+                stop=getattr(self.crawler.spider, "stop_at_headers", None))
         except (DownloadCancelledError, DownloadTimeoutError):
             raise
-        except aiohttp.ClientResponseError:  # the strict parser said no: ask Scrapy's lenient one
+        except proxied.Rejected:  # the strict parser said no: ask Scrapy's lenient one
             return await self._lenient_download(request)
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
+        except proxied.CLIENT_ERRORS as exc:
             raise _scrapy_error(exc, request.url) from exc
-        respcls = responsetypes.from_args(headers=raw, url=request.url, body=body)
-        return respcls(url=request.url, status=resp.status, headers=raw, body=body, flags=flags,
-                       request=request, protocol="HTTP/1.1")
 
     async def _lenient_download(self, request):
         from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
@@ -247,26 +177,10 @@ class PageDownloadHandler:
     async def close(self) -> None:
         if self._curl is not None:
             await self._curl.close()
-        if self.session is not None:
-            await self.session.close()
+        if self._proxied is not None:
+            await self._proxied.close()
         if self._lenient is not None:
             await self._lenient.close()
-
-
-async def _read_capped(resp, maxsize: int, url: str) -> bytes:
-    chunks, size = [], 0
-    try:
-        async for chunk in resp.content.iter_chunked(_CHUNK):
-            size += len(chunk)
-            if maxsize and size > maxsize:
-                resp.close()
-                raise DownloadCancelledError(
-                    f"Cancelling download of {url}: received response size ({size}) "
-                    f"larger than download max size ({maxsize}).")
-            chunks.append(chunk)
-    except aiohttp.ClientPayloadError as exc:
-        raise ResponseDataLossError(f"Connection to {url} was closed before the whole body: {exc}") from exc
-    return b"".join(chunks)
 
 
 def _scrapy_error(exc: BaseException, url: str) -> Exception:
