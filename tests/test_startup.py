@@ -1,0 +1,71 @@
+"""A crawl without a proxy never imports aiohttp, in either process.
+
+aiohttp takes ~0.15 s of CPU to import, at the start of a crawl, when one core does all the work
+(crawler/proxied.py, crawler/runner.py's EXTENSIONS_BASE, crawler/classify.py).  Python's own
+import log (PYTHONPROFILEIMPORTTIME) of a real two-process crawl, with a dead link among the
+targets so that the record process classifies a failure, says what was imported.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.helpers import listen
+
+
+class _Portal(BaseHTTPRequestHandler):
+    dead = ""
+
+    def do_GET(self):  # noqa: N802
+        if self.path == "/":
+            body = (f'<html><head><title>首页</title></head><body><a href="/a.html">a</a>'
+                    f'<img src="/logo.png"><a href="{self.dead}/gone.html">外站</a></body></html>')
+        else:
+            body = "<html><head><title>页</title></head><body>正文</body></html>"
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_HEAD = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_crawl_without_a_proxy_does_not_import_aiohttp(tmp_path):
+    closed = listen()  # a port that refuses: the dead link
+    _Portal.dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Portal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        site = tmp_path / "s.yaml"
+        site.write_text(textwrap.dedent(f"""\
+            site: startup
+            name: 启动
+            hosts:
+              - {{key: h, name: 测试, url: "http://127.0.0.1:{server.server_address[1]}/"}}
+            crawl: {{timeout_seconds: 5, progress: "off", robots: ignore, processes: 2, retries: 0,
+                    allow_networks: [127.0.0.0/8]}}
+            """), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        env["PYTHONPROFILEIMPORTTIME"] = "1"  # every Python process it starts logs its imports too
+        proc = subprocess.run([sys.executable, "-m", "sitecheck.cli", "run", "--config", str(site),
+                               "--db", str(tmp_path / "s.sqlite3")],
+                              capture_output=True, text=True, timeout=120, env=env)
+    finally:
+        server.shutdown()
+    assert proc.returncode == 1, proc.stderr[-3000:]  # the dead link is a finding
+    imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    assert "scrapy.core.engine" in imported and "sitecheck.crawler.linkcheck" in imported  # both processes logged
+    assert "aiohttp" not in imported
+    assert "scrapy.extensions.remote_control" not in imported
