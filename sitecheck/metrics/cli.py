@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sitecheck.store import default_db_path
 
-from .exporter import DEFAULT_HOST, DEFAULT_PORT, exposition, push, start_http_exporter, write_textfile
+from . import DEFAULT_HOST, DEFAULT_PORT  # the exporter itself (prometheus_client) loads when a command runs
 
 from sitecheck.cli import EXIT_OK, EXIT_USAGE  # noqa: E402 - one table of exit codes
 
@@ -72,6 +72,8 @@ def cmd_exporter(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     db = _db_path(args)
     try:
+        from .exporter import start_http_exporter
+
         server, thread = start_http_exporter(db, host, port)
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
@@ -98,6 +100,8 @@ def cmd_exporter(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
+    from .exporter import exposition, push, write_textfile
+
     db = _db_path(args)
     if args.textfile:
         if not args.textfile.endswith(".prom"):

@@ -18,10 +18,8 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, generate_latest, push_to_gateway, start_http_server, write_to_textfile
 
+from . import DEFAULT_HOST, DEFAULT_PORT
 from .collector import StoreCollector
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 9787
 
 
 def build_registry(db_path: str | Path, registry: CollectorRegistry | None = None, **collector_kw) -> CollectorRegistry:
