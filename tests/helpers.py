@@ -111,3 +111,25 @@ def run_and_export(tmp_path: Path, site_yaml: str, site_key: str, env: dict | No
     export = json.loads(subprocess.run([sys.executable, "-m", "sitecheck.cli", "export", "--site", site_key,
                                         "--db", str(db)], capture_output=True, text=True, check=True).stdout)
     return run, export
+
+
+def serve_handler(handler_class, host: str = "127.0.0.1"):
+    """A ThreadingHTTPServer for `handler_class` on a free loopback port, in a daemon thread:
+    (server, base URL). Call server.shutdown() when done."""
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer((host, 0), handler_class)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://{host}:{server.server_address[1]}"
+
+
+def one_host_site(path: Path, key: str, url: str, processes: int) -> Path:
+    """A site file with one host at `url` and quick, quiet crawl settings for a loopback test."""
+    path.write_text(f"""site: {key}
+name: 测试站
+hosts:
+  - {{key: h, name: 测试, url: "{url}"}}
+crawl: {{timeout_seconds: 5, progress: "off", robots: ignore, processes: {processes}, retries: 0,
+        allow_networks: [127.0.0.0/8]}}
+""", encoding="utf-8")
+    return path

@@ -13,10 +13,9 @@ import json
 import subprocess
 import sys
 import textwrap
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from tests.helpers import listen
+from tests.helpers import listen, one_host_site, serve_handler
 
 _CRAWL = textwrap.dedent("""
     import json, sys
@@ -108,19 +107,9 @@ def test_callbacks_run_without_the_scraper_and_their_failures_are_still_scrapys(
     refused_port = closed.getsockname()[1]
     closed.close()
     _Portal.refused_port = refused_port
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Portal)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    server, base = serve_handler(_Portal)
     try:
-        site = tmp_path / "s.yaml"
-        site.write_text(textwrap.dedent(f"""\
-            site: engine
-            name: 引擎
-            hosts:
-              - {{key: h, name: 测试, url: "{base}/"}}
-            crawl: {{timeout_seconds: 5, progress: "off", robots: ignore, processes: 1, retries: 0,
-                    allow_networks: [127.0.0.0/8]}}
-            """), encoding="utf-8")
+        site = one_host_site(tmp_path / "s.yaml", "engine", f"{base}/", processes=1)
         script = tmp_path / "crawl.py"
         script.write_text(_CRAWL, encoding="utf-8")
         proc = subprocess.run([sys.executable, str(script), str(site), str(tmp_path / "s.sqlite3")],

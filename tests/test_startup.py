@@ -11,11 +11,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from tests.helpers import listen
+from tests.helpers import listen, one_host_site, serve_handler
 
 
 class _Portal(BaseHTTPRequestHandler):
@@ -45,18 +43,9 @@ def test_a_crawl_without_a_proxy_does_not_import_aiohttp(tmp_path):
     closed = listen()  # a port that refuses: the dead link
     _Portal.dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
     closed.close()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Portal)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server, base = serve_handler(_Portal)
     try:
-        site = tmp_path / "s.yaml"
-        site.write_text(textwrap.dedent(f"""\
-            site: startup
-            name: 启动
-            hosts:
-              - {{key: h, name: 测试, url: "http://127.0.0.1:{server.server_address[1]}/"}}
-            crawl: {{timeout_seconds: 5, progress: "off", robots: ignore, processes: 2, retries: 0,
-                    allow_networks: [127.0.0.0/8]}}
-            """), encoding="utf-8")
+        site = one_host_site(tmp_path / "s.yaml", "startup", f"{base}/", processes=2)
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
         env["PYTHONPROFILEIMPORTTIME"] = "1"  # every Python process it starts logs its imports too
         proc = subprocess.run([sys.executable, "-m", "sitecheck.cli", "run", "--config", str(site),
