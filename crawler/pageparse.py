@@ -76,7 +76,7 @@ def occurrences(distinct: list[tuple[str, str, Element]], page_url: str,
     JSON [[text, element], ...]).
 
     The target URLs are an array of their own so that the end-of-run fold (Store.fold_links)
-    compares them as they come out of json_each, without parsing a JSON array per link.
+    parses only them for every page; the texts are read only for the referrers it keeps.
     """
     urls = json.dumps([url for url, _text, _element in distinct], ensure_ascii=False)
     meta = json.dumps([(text, ELEMENT_VALUE[element]) for _url, text, element in distinct], ensure_ascii=False)

@@ -397,7 +397,7 @@ class Store:
 
         `urls` is a JSON array of the target URLs, `meta` one of [text, element] at the same
         positions (crawler.pageparse.occurrences). One row a page instead of one a link: ~48
-        times fewer rows to insert during the crawl; fold_links unpacks them in SQL at the end.
+        times fewer rows to insert during the crawl; fold_links reads them at the end.
         """
         if self._scratch is None:
             raise StoreError("no run in progress")
@@ -524,54 +524,109 @@ class Store:
 
     @_writes
     def fold_links(self, run_id: int) -> None:
-        """Copy referrers of failed targets from the scratch file into `links` (idempotent)."""
+        """Copy referrers of failed targets from the scratch file into `links` (idempotent).
+
+        One pass over the page rows: each page's target URLs are parsed and tested against the
+        failed URLs (a few thousand), counting every referrer and keeping each target's
+        MAX_REFERRERS first ones (homepages first, then by URL); SQLite then picks only their
+        anchor texts out of the rows.  The same fold in SQL (json_each over every link, a table
+        of the failed targets' occurrences, GROUP BY and a window) took 1.43-1.59 s for the
+        benchmark's 20,000 pages where this takes 0.40-0.59 s, same rows (bench/README.md), at
+        the end of a run when one core works and the other waits.
+        """
         path = _scratch_path(self.path, run_id)
         if self._scratch is not None:
             self._scratch.commit()
         if not path.exists():
             return
         self._close_scratch(delete=False)
+        failed = {url for (url,) in self.db.execute(
+            "SELECT url FROM pages WHERE run_id = ? AND reason != 'ok'", (run_id,))}
+        counts: dict[str, list[int]] = {}  # failed URL -> [referring pages, linked from a homepage]
+        links: list[tuple] = []
+        if failed:
+            scratch = sqlite3.connect(path)
+            try:
+                first = _rank_referrers(scratch.execute("SELECT rowid, from_url, on_homepage, urls FROM page_links"),
+                                        failed, counts)
+                links = _with_texts(scratch, first, run_id)
+            finally:
+                scratch.close()
         db = self.db
-        db.execute("ATTACH DATABASE ? AS scratch", (str(path),))
+        db.execute("BEGIN")
         try:
-            # One scan of the occurrences (about a million at 20,000 pages) keeps those of failed
-            # targets (a few thousand); indexing all of them first cost ~1 s at the end of every run.
-            db.execute("DROP TABLE IF EXISTS scratch.failed")
-            db.execute("DROP TABLE IF EXISTS scratch.focc")
-            db.execute("CREATE TABLE scratch.failed (url TEXT PRIMARY KEY) WITHOUT ROWID")
-            db.execute("INSERT INTO scratch.failed SELECT url FROM pages WHERE run_id = ? AND reason != 'ok'",
-                       (run_id,))
-            # json_each hands out each URL as text; only the few failed ones look their text and
-            # element up (a [to, text, element] array parsed per link took twice as long).
-            db.execute("CREATE TABLE scratch.focc AS SELECT j.value AS to_url, p.from_url, "
-                       "json_extract(p.meta, '$[' || j.key || '][0]') AS text, "
-                       "json_extract(p.meta, '$[' || j.key || '][1]') AS element, p.on_homepage "
-                       "FROM scratch.page_links p, json_each(p.urls) j "
-                       "WHERE j.value IN (SELECT url FROM scratch.failed)")
-            db.execute("BEGIN")
-            db.execute(
-                "INSERT INTO link_counts SELECT ?, o.to_url, count(DISTINCT o.from_url), max(o.on_homepage) "
-                "FROM scratch.focc o GROUP BY o.to_url", (run_id,))
-            # The first MAX_REFERRERS distinct referring pages of each failed target, homepages first.
-            db.execute(
-                f"""INSERT INTO links
-                SELECT ?, to_url, from_url, text, element, on_homepage FROM (
-                    SELECT o.to_url, o.from_url, max(o.text) AS text, min(o.element) AS element,
-                           max(o.on_homepage) AS on_homepage,
-                           row_number() OVER (PARTITION BY o.to_url
-                                              ORDER BY max(o.on_homepage) DESC, o.from_url) AS n
-                    FROM scratch.focc o
-                    GROUP BY o.to_url, o.from_url)
-                WHERE n <= {MAX_REFERRERS}""", (run_id,))
+            db.executemany("INSERT INTO link_counts VALUES (?,?,?,?)",
+                           [(run_id, url, n, home) for url, (n, home) in counts.items()])
+            db.executemany("INSERT INTO links VALUES (?,?,?,?,?,?)", links)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        finally:
-            db.execute("DETACH DATABASE scratch")
         path.unlink(missing_ok=True)
         self._scratch_path = None
+
+
+def _rank_referrers(rows, failed: set[str], counts: dict[str, list[int]]) -> dict[str, list[tuple]]:
+    """Count the referring pages of each failed URL in (rowid, from_url, on_homepage, urls) rows and
+    keep its MAX_REFERRERS first: (-on_homepage, from_url, rowid, position), best first.
+
+    A page has one row (a page is fetched once); a repeated row is skipped, as a repeated link
+    within a row is, so each referring page counts once.  A target's list holds at most twice
+    MAX_REFERRERS entries, cut back to the best MAX_REFERRERS when it fills.
+    """
+    loads, seen_pages = json.loads, set()
+    first: dict[str, list[tuple]] = {}
+    for rowid, from_url, on_homepage, urls in rows:
+        targets = loads(urls)
+        if failed.isdisjoint(targets) or from_url in seen_pages:
+            continue
+        seen_pages.add(from_url)
+        done = set()
+        minus_home = -1 if on_homepage else 0
+        for position, url in enumerate(targets):
+            if url not in failed or url in done:
+                continue
+            done.add(url)
+            count = counts.get(url)
+            if count is None:
+                counts[url] = [1, -minus_home]
+                first[url] = kept = []
+            else:
+                count[0] += 1
+                count[1] |= -minus_home
+                kept = first[url]
+            kept.append((minus_home, from_url, rowid, position))
+            if len(kept) >= 2 * MAX_REFERRERS:
+                kept.sort()
+                del kept[MAX_REFERRERS:]
+    for kept in first.values():
+        kept.sort()
+        del kept[MAX_REFERRERS:]
+    return first
+
+
+def _with_texts(scratch: sqlite3.Connection, first: dict[str, list[tuple]], run_id: int) -> list[tuple]:
+    """`links` rows for the kept referrers, with the anchor text and element of each link.
+
+    SQLite picks the few entries wanted out of their rows' JSON (json_extract, in C): parsing
+    the texts of every page with a kept referrer in Python (6,179 of 20,000 at the benchmark's
+    20k pages) took as long as the rest of the fold.
+    """
+    wanted = [(url, minus_home, from_url, rowid, position)
+              for url, kept in first.items() for minus_home, from_url, rowid, position in kept]
+    scratch.execute("CREATE TEMP TABLE wanted (n INTEGER PRIMARY KEY, row INTEGER, position INTEGER)")
+    try:
+        scratch.executemany("INSERT INTO wanted VALUES (?,?,?)",
+                            [(n, rowid, position) for n, (_u, _h, _f, rowid, position) in enumerate(wanted)])
+        picked = scratch.execute(
+            "SELECT json_extract(p.meta, '$[' || w.position || '][0]'), "
+            "json_extract(p.meta, '$[' || w.position || '][1]') "
+            "FROM wanted w JOIN page_links p ON p.rowid = w.row ORDER BY w.n").fetchall()
+    finally:
+        scratch.execute("DROP TABLE temp.wanted")
+    return [(run_id, url, from_url, text, element, -minus_home)
+            for (url, minus_home, from_url, _r, _p), (text, element) in zip(wanted, picked, strict=True)]
 
 
 def queue_dir(db_path: Path, run_id: int) -> Path:

@@ -71,6 +71,43 @@ def test_referrers_are_capped_but_counted(tmp_path):
         assert store.referrer_count(run, "http://a/gone") == 50
 
 
+def test_fold_keeps_the_first_referrers_homepages_first_and_counts_them_all(tmp_path):
+    """The fold against a plain reading of its contract, on a random link graph: every failed
+    target keeps its MAX_REFERRERS first referring pages (homepage pages first, then by URL) with
+    the anchor text and element of the link, and a count of all of them; working targets keep nothing."""
+    import random
+
+    rng = random.Random(7)
+    targets = [f"http://a/t{i}" for i in range(60)]
+    failed = set(rng.sample(targets, 25))
+    pages = [(f"http://a/p{i:03d}", int(i % 17 == 0)) for i in range(300)]
+    texts = ["", "坏链", 'quote " and \\', "换行\n"]
+    rows = []
+    for from_url, home in pages:
+        for to_url in rng.sample(targets, rng.randint(0, 12)):
+            rows.append((to_url, from_url, rng.choice(texts), rng.choice(["a", "img", "iframe"]), home))
+    rng.shuffle(rows)
+    with Store(tmp_path / "s.sqlite3") as store:
+        run = store.start_run("demo", "d", T0)
+        store.add_targets(run, [(Target(u, TargetKind.PAGE, Reason.NOT_FOUND if u in failed else Reason.OK,
+                                        404 if u in failed else 200, host_key="p"), {}) for u in targets])
+        add_link_occurrences(store, rows)
+        store.finish_run(run, "complete")
+        for url in targets:
+            mine = sorted(((-home, from_url, text, element) for to_url, from_url, text, element, home in rows
+                           if to_url == url))
+            if url not in failed:
+                assert store.referrers(run, url) == [] and store.referrer_count(run, url) == 0
+                continue
+            assert store.referrer_count(run, url) == len(mine)
+            assert [(r.page_url, r.text, r.element, r.on_homepage) for r in store.referrers(run, url)] == [
+                (from_url, text, element, bool(-home)) for home, from_url, text, element in mine[:MAX_REFERRERS]]
+        on_homepage = {t.url: t.on_homepage for t in store.targets(run)}
+        assert on_homepage == {url: any(home for to_url, _f, _t, _e, home in rows if to_url == url) for url in failed}
+        assert any(store.referrer_count(run, url) > MAX_REFERRERS for url in failed)  # the cap was exercised
+        assert any(r.on_homepage for url in failed for r in store.referrers(run, url))
+
+
 def test_previous_fact_comes_from_the_latest_earlier_complete_run(tmp_path):
     with Store(tmp_path / "s.sqlite3") as store:
         first = _fill(store)
