@@ -435,6 +435,10 @@ def _sitecheck_main(spec: dict, argv: list[str]) -> int:
         return settings
 
     runner.scrapy_settings = patched
+    from sitecheck import cli
+
+    if hasattr(cli, "entry"):  # exits as the `sitecheck` program does (a tree from before entry() has none)
+        cli.entry(argv)
     return cli_main(argv)
 
 

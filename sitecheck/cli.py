@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from sitecheck import __version__
 from sitecheck.config import ConfigError, SiteConfig, find_site_file, load_site
@@ -81,6 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         for store in stores:
             store.close()
+    global _crawl_done
+    _crawl_done = True
     code = EXIT_OK
     for summary in summaries:
         worst = max(summary.findings_by_severity, default=None)
@@ -272,6 +275,29 @@ COMMAND_MODULES = [
 
 
 
+# Set by `run` once its stores are closed and its summary printed (see entry()).
+_crawl_done = False
+
+
+def entry(argv: list[str] | None = None) -> NoReturn:
+    """The `sitecheck` program: main(), then exit with its status.
+
+    After `run`, the process leaves without freeing the crawl's objects one by one at interpreter
+    exit (0.43 s at 20,000 pages, bench/README.md): the stores are closed and the summary is
+    printed by then, and nothing of ours is left to atexit.  Other commands exit as usual.
+    """
+    code = main(argv)
+    if _crawl_done:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more can be said on it
+                pass
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -306,4 +332,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
