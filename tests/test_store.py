@@ -45,6 +45,31 @@ def test_fresh_store_is_migrated_and_marked(tmp_path):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_version_2_store_keeps_its_pages_through_the_rowid_migration(tmp_path):
+    """Migration 3 moves `pages` to a rowid table: history survives, (run, url) stays unique."""
+    path = tmp_path / "s.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    for migration in MIGRATIONS[:2]:
+        db.executescript(migration)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute("PRAGMA user_version = 2")
+    db.execute("INSERT INTO runs (id, site, started_at, status) VALUES (1, 'demo', '2026-11-20T01:30:00+00:00', "
+               "'complete')")
+    db.executemany("INSERT INTO pages (run_id, url, kind, reason, status, title) VALUES (1, ?, 'page', ?, ?, ?)",
+                   [("http://a/", "ok", 200, "首页"), ("http://a/gone", "not_found", 404, "")])
+    assert db.execute("SELECT sql FROM sqlite_master WHERE name = 'pages'").fetchone()[0].endswith("WITHOUT ROWID")
+    db.close()
+    with Store(path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 3
+        assert "WITHOUT ROWID" not in store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'pages'").fetchone()[0]
+        assert [t.url for t in store.targets(1)] == ["http://a/gone"]
+        assert [p["title"] for p in store.pages(1)] == ["首页", ""]
+        store.add_targets(1, [(Target("http://a/gone", TargetKind.PAGE, Reason.OK, 200, host_key="p"), {})])
+        assert list(store.targets(1)) == []  # the same (run, url) is replaced, not added
+        assert store.db.execute("SELECT count(*) FROM pages").fetchone()[0] == 2
+        assert store.integrity_ok()
+
+
 def test_run_roundtrip_keeps_referrers_of_failures_only(tmp_path):
     with Store(tmp_path / "s.sqlite3") as store:
         run = _fill(store)
