@@ -162,8 +162,8 @@ MIGRATIONS: list[str] = [
     """,
     # 3: `pages` becomes a rowid table with a unique index on (run_id, url). Its rows (~300
     # bytes) are too large for WITHOUT ROWID, where SQLite advises under 1/20 of a page: a
-    # crawl inserts them in URL-hash order, so every batch rewrote leaf pages all over the
-    # table. Appended to a rowid table, only the narrow index is written out of order
+    # crawl inserts them in the order it meets URLs, which is no order of the key, so every
+    # batch rewrote leaf pages all over the table. Appended to a rowid table, only the narrow index is written out of order
     # (bench/README.md: 1.4-1.8 -> 0.8-1.0 CPU s of SQLite per 58,723 rows). The column list
     # repeats migration 1's on purpose: a released migration is never edited to share it.
     """
