@@ -437,8 +437,8 @@ def _sitecheck_main(spec: dict, argv: list[str]) -> int:
     runner.scrapy_settings = patched
     from sitecheck import cli
 
-    if hasattr(cli, "entry"):  # exits as the `sitecheck` program does (a tree from before entry() has none)
-        cli.entry(argv)
+    if hasattr(cli, "entry"):  # exit as the `sitecheck` program does (a tree from before entry() has none)
+        cli.entry(argv)  # does not return
     return cli_main(argv)
 
 

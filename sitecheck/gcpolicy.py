@@ -16,12 +16,19 @@ So, once a crawl process has started:
 
 Measured with `bench/run.py --pages 20000 --tools sitecheck`: GC time in the main process
 5.25 s -> 0.07 s, the run's CPU 3.53 -> 3.22 s per 1,000 pages.
+
+And at the end, `exit_without_cleanup`: freeing a crawl's objects one by one at interpreter exit
+took 0.23 s in the record process and 0.43 s in the main process at 20,000 pages.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
+import os
+import sys
 from collections.abc import Iterator
+from typing import NoReturn
 from contextlib import contextmanager
 
 YOUNG = 50_000
@@ -40,3 +47,19 @@ def tuned_for_crawl() -> Iterator[None]:
     finally:
         gc.set_threshold(*previous)
         gc.unfreeze()
+
+
+def exit_without_cleanup(code: int) -> NoReturn:
+    """Flush the standard streams and the log handlers, then leave at once (`os._exit`).
+
+    For a crawl process whose work is written and closed: what interpreter exit would still do
+    is free the crawl's objects one by one (see above) and run atexit hooks, and nothing of ours
+    is left to them.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said on it
+            pass
+    logging.shutdown()
+    os._exit(code)

@@ -574,13 +574,13 @@ class Store:
         self._close_scratch(delete=False)
         failed = {url for (url,) in self.db.execute(
             "SELECT url FROM pages WHERE run_id = ? AND reason != 'ok'", (run_id,))}
-        counts: dict[str, list[int]] = {}  # failed URL -> [referring pages, linked from a homepage]
+        counts: dict[str, list[int]] = {}
         links: list[tuple] = []
         if failed:
             scratch = sqlite3.connect(path)
             try:
-                first = _rank_referrers(scratch.execute("SELECT rowid, from_url, on_homepage, urls FROM page_links"),
-                                        failed, counts)
+                counts, first = _rank_referrers(
+                    scratch.execute("SELECT rowid, from_url, on_homepage, urls FROM page_links"), failed)
                 links = _with_texts(scratch, first, run_id)
             finally:
                 scratch.close()
@@ -599,15 +599,17 @@ class Store:
         self._scratch_path = None
 
 
-def _rank_referrers(rows, failed: set[str], counts: dict[str, list[int]]) -> dict[str, list[tuple]]:
-    """Count the referring pages of each failed URL in (rowid, from_url, on_homepage, urls) rows and
-    keep its MAX_REFERRERS first: (-on_homepage, from_url, rowid, position), best first.
+def _rank_referrers(rows, failed: set[str]) -> tuple[dict[str, list[int]], dict[str, list[tuple]]]:
+    """For each failed URL linked in (rowid, from_url, on_homepage, urls) rows: [referring pages,
+    linked from a homepage], and its MAX_REFERRERS first referrers as (-on_homepage, from_url,
+    rowid, position), best first.
 
     A page has one row (a page is fetched once); a repeated row is skipped, as a repeated link
     within a row is, so each referring page counts once.  A target's list holds at most twice
     MAX_REFERRERS entries, cut back to the best MAX_REFERRERS when it fills.
     """
     loads, seen_pages = json.loads, set()
+    counts: dict[str, list[int]] = {}
     first: dict[str, list[tuple]] = {}
     for rowid, from_url, on_homepage, urls in rows:
         targets = loads(urls)
@@ -635,7 +637,7 @@ def _rank_referrers(rows, failed: set[str], counts: dict[str, list[int]]) -> dic
     for kept in first.values():
         kept.sort()
         del kept[MAX_REFERRERS:]
-    return first
+    return counts, first
 
 
 def _with_texts(scratch: sqlite3.Connection, first: dict[str, list[tuple]], run_id: int) -> list[tuple]:
