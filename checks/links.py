@@ -22,7 +22,7 @@ _KIND_ZH = {TargetKind.PAGE: "链接", TargetKind.IMAGE: "图片", TargetKind.AT
             TargetKind.EXTERNAL: "外部链接", TargetKind.RESOURCE: "资源文件"}
 REASON_ZH = {
     Reason.NOT_FOUND: "页面不存在", Reason.SERVER_ERROR: "服务器错误", Reason.HTTP_STATUS: "HTTP 错误",
-    Reason.TIMEOUT: "响应超时", Reason.REFUSED: "连接被拒绝", Reason.RESET: "连接中断", Reason.DNS: "域名解析失败",
+    Reason.TIMEOUT: "响应超时", Reason.REFUSED: "连接被拒绝", Reason.RESET: "连接中断", Reason.TRUNCATED: "内容不完整（连接提前关闭）", Reason.DNS: "域名解析失败",
     Reason.TLS: "证书或 TLS 错误", Reason.REDIRECT_LOOP: "循环跳转", Reason.TOO_MANY_REDIRECTS: "跳转次数过多",
     Reason.SOFT_404: "软 404（页面显示不存在）", Reason.TOO_LARGE: "内容过大", Reason.ERROR: "其他错误",
     Reason.RATE_LIMITED: "服务器限流", Reason.BLOCKED: "防火墙拦截", Reason.PRIVATE_ADDRESS: "内网地址，未检查",

@@ -55,8 +55,7 @@ _TLS_CODES = frozenset({
     pycurl.E_SSL_CACERT_BADFILE, pycurl.E_SSL_SHUTDOWN_FAILED, pycurl.E_SSL_CRL_BADFILE,
     pycurl.E_SSL_ISSUER_ERROR, getattr(pycurl, "E_SSL_PINNEDPUBKEYNOTMATCH", 90),
     getattr(pycurl, "E_SSL_INVALIDCERTSTATUS", 91), getattr(pycurl, "E_SSL_CACERT", 60)})
-_RESET_CODES = frozenset({pycurl.E_GOT_NOTHING, pycurl.E_SEND_ERROR, pycurl.E_RECV_ERROR,
-                          pycurl.E_PARTIAL_FILE})
+_RESET_CODES = frozenset({pycurl.E_GOT_NOTHING, pycurl.E_SEND_ERROR, pycurl.E_RECV_ERROR})
 
 
 class CurlError(Exception):
@@ -70,8 +69,7 @@ class CurlError(Exception):
     def reason(self) -> Reason:
         """The outcome the crawl records, as crawler/classify.py names it for the other clients' errors.
 
-        Reason.ERROR means "not classified": the record process hands such a target back to
-        the main process, which asks Scrapy's lenient client.
+        Reason.ERROR means none of the others: a reply libcurl could not read as HTTP, say.
         """
         code = self.code
         if code in (pycurl.E_COULDNT_RESOLVE_HOST, pycurl.E_COULDNT_RESOLVE_PROXY):
@@ -84,6 +82,10 @@ class CurlError(Exception):
             return Reason.REFUSED
         if code in _RESET_CODES:
             return Reason.RESET
+        if code == pycurl.E_PARTIAL_FILE:  # closed before the Content-Length it announced
+            return Reason.TRUNCATED
+        if code == pycurl.E_FILESIZE_EXCEEDED:
+            return Reason.TOO_LARGE
         return Reason.ERROR
 
 
@@ -152,7 +154,7 @@ class _Transfer:
         family, socktype, protocol, sockaddr = address
         if self.allowed and sockaddr[0] not in self.allowed:
             self.refused = f"libcurl wanted to connect to {sockaddr[0]}, which the address guard did not vet"
-            return pycurl.SOCKET_BAD  # no connection: the transfer fails (and is handed to Scrapy, which uses the pins)
+            return pycurl.SOCKET_BAD  # no connection: the transfer fails
         return socket.socket(family, socktype, protocol)  # pycurl keeps a duplicate of the descriptor
 
 

@@ -47,13 +47,9 @@ class Progress:
             self.stream.flush()
 
     def snapshot(self) -> dict:
-        recorder = self.crawler.spider.recorder
-        engine = self.crawler.engine
-        queued = 0
-        try:
-            queued = len(engine._slot.scheduler) + len(engine.downloader.active)
-        except Exception:  # noqa: BLE001 - engine internals differ between Scrapy versions
-            pass
+        spider = self.crawler.spider
+        recorder = spider.recorder
+        queued = spider.pages_scheduled - spider.pages_done + spider.targets_pending
         elapsed = max(time.monotonic() - self.started, 1e-6)
         return {"pages": recorder.pages, "targets": recorder.targets, "queue": queued,
                 "findings": recorder.finding_count, "rate": recorder.targets / elapsed, "elapsed": elapsed,

@@ -1,40 +1,30 @@
-"""The second crawl process: checks non-page targets, runs the checks, writes the store.
+"""The record process: runs the checks, writes the store, and reads pages the crawl lends it.
 
-A crawl on two cores is a two-stage pipeline.  The main process runs Scrapy:
-it fetches pages, parses them, extracts links and decides what to fetch next.
-Everything downstream of that happens here, in the "record process":
+A crawl on two cores is a two-stage pipeline.  The main process runs Scrapy and does every
+request (pages and link targets, through one transport and one politeness gate: see
+crawler/transport.py); it also reads most pages (title, soft-404 test, links).  Downstream of
+that, this process runs the run's `RunRecorder`: the checks' `on_page` hooks, batched store
+writes, and at the end `on_finish`, the verdict and the run's status.  While fewer than
+PAGES_LENT pages are out, the main process lends it pages to read as well, and follows the
+links it sends back, so whichever process has spare time reads pages.
 
-* non-page targets (images, attachments, external pages — two thirds of a
-  portal's URLs) are checked with `crawler.linkcheck.LinkChecker` (libcurl);
-* every finished fetch, the main process's and ours, goes through the run's
-  `RunRecorder`: the checks' `on_page` hooks, batched store writes, and at the
-  end `on_finish`, the verdict and the run's status.
+The main process talks to us through `RemoteRecorder`, which implements the same
+`sitecheck.recorder.Recorder` interface as the RunRecorder a one-process crawl uses.  Both
+directions carry the same framing (`send_message` / `read_message`): a 4-byte big-endian
+length, then a pickle of a tuple of plain values (both ends are this program).
 
-The main process talks to us through `RemoteRecorder`, which stands in for the
-RunRecorder it would use on one core.  Messages on our stdin are
-length-prefixed pickles (4-byte big-endian length; both ends are this
-program); our stdout carries JSON lines back: how many targets are done and
-the finding count (for the main process's idle check and progress line),
-targets we could not classify (handed back: the main process checks them with
-Scrapy, whose lenient parser is what the crawl is judged by), and at the end
-the run's summary.
+If this process dies, the main process stops the crawl and closes the run as `incomplete`
+(what was written so far stays); if the main process dies, we see our stdin close without a
+"finish", flush what we have and exit, and the run is marked `incomplete` when the store is
+next opened.
 
-Politeness holds: the per-host concurrency is split between the two processes,
-and each waits twice the delay between requests to a host.  If this process
-dies, the main process stops the crawl and closes the run as `incomplete`
-(what was written so far stays); if the main process dies, we see our stdin
-close without a "finish", flush what we have and exit, and the run is marked
-`incomplete` when the store is next opened.
-
-    python -m sitecheck.crawler.targets --config SITE.yaml --db STORE --run-id N --concurrency-per-host K
+    python -m sitecheck.crawler.targets --config SITE.yaml --db STORE --run-id N
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
 import logging
 import os
 import pickle
@@ -93,16 +83,34 @@ def target_from_state(s: tuple) -> Target:
                   host_key=host_key)
 
 
-def shared_delay(site) -> float:
-    """Each of two processes waits twice the delay, so a host sees the configured rate in sum."""
-    return site.crawl["delay_seconds"] * 2
+def send_message(stream, message: tuple) -> None:
+    """Write one message: a 4-byte big-endian length and a pickle (the framing of both directions)."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(len(data).to_bytes(4, "big") + data)
+
+
+def encode_message(message: tuple) -> bytes:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(data).to_bytes(4, "big") + data
+
+
+def read_message(stream) -> tuple | None:
+    """The next message from a blocking binary stream, or None at its end."""
+    head = stream.read(4)
+    if len(head) < 4:
+        return None
+    size = int.from_bytes(head, "big")
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return pickle.loads(data)
 
 
 # --- the main process's side ---------------------------------------------------------------
 
 
 class RemoteRecorder:
-    """The crawl's recorder, living in the second process; the interface of RunRecorder the crawl uses.
+    """The crawl's recorder, living in the second process (sitecheck.recorder.Recorder).
 
     It also lends the record process pages to read (title, soft-404 test, links: the same
     `crawler.pageparse.read_page`) whenever fewer than PAGES_LENT are out: when the record
@@ -110,14 +118,11 @@ class RemoteRecorder:
     reads its pages itself. That keeps both cores busy without a tuned ratio.
     """
 
-    # Pages out at once: the record process reads pages while fewer than this many are out, the
-    # main process reads the rest itself (and sends their links and visible text along, so the
-    # checks need no second parse). 20k bench, sitecheck alone, interleaved runs (wall s):
-    # 8: 40.8 37.5 37.9 | 16: 38.6 34.1 33.7 (38-48 % lent);
-    # 16: 33.2 28.9 32.5 30.3 37.1 | 64: 33.2 33.8 33.0 30.2 39.0 (75 % lent).
+    lends_pages = True
+    # Pages out at once (docs/performance.md has the measurements behind 16).
     PAGES_LENT = 16
 
-    def __init__(self, store, site, *, clock, concurrency_per_host: int):
+    def __init__(self, store, site, *, clock):
         self.store, self.site, self.clock = store, site, clock
         self.started = clock()
         self.run_id = store.start_run(site.key, site.digest, self.started)
@@ -125,61 +130,49 @@ class RemoteRecorder:
         self.pages = 0
         self.targets = 0
         self.finding_count = 0
-        self.submitted = 0
-        self.done = 0  # targets the record process finished (counted by the reader thread)
-        self.handed_back = 0  # targets it handed back, counted when the reactor takes them over
         self.summary = None
         self.lost = False
         self._lent: dict[int, Any] = {}  # token -> the spider's context for a page the record process reads
         self._token = 0
         # Lent pages the record process has answered, counted by the reader thread as the answers
         # arrive: the reactor runs _page_read only when the main process's busy loop gets to it,
-        # and counting there made the record process look busy when it was idle (~80 % busy
-        # against ~90 % counted here, sampled every 0.25 s on the 20k bench).
+        # and counting there made the record process look busier than it was.
         self._replies = 0
         self._handlers: dict[str, Callable] = {}
-        self._outbox: list[bytes] = []  # length prefixes and pickles not yet written (see _send)
+        self._outbox: list[bytes] = []  # framed messages not yet written (see _send)
         self._flush_due = False
-        args = [sys.executable, "-m", "sitecheck.crawler.targets", "--config", str(site.path),
-                "--db", str(store.path), "--run-id", str(self.run_id),
-                "--concurrency-per-host", str(concurrency_per_host)]
+        from sitecheck.procs import python_module_argv
+
+        args = [*python_module_argv("sitecheck.crawler.targets"), "--config", str(site.path),
+                "--db", str(store.path), "--run-id", str(self.run_id)]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=os.environ.copy())
         _widen_pipe(self.proc.stdin)
         self._reader = threading.Thread(target=self._read, name="sitecheck-record-reader", daemon=True)
         self._reader.start()
 
     @property
-    def pending(self) -> int:
-        """Targets submitted and not yet recorded or handed back."""
-        return self.submitted - self.done - self.handed_back
-
-    @property
     def busy(self) -> bool:
-        """Targets being checked or pages being read for the crawl."""
-        return self.pending > 0 or bool(self._lent)
+        """Pages being read for the crawl."""
+        return bool(self._lent)
 
-    def bind(self, *, on_handback: Callable, on_lost: Callable, on_drained: Callable,
-             on_page_read: Callable) -> None:
-        """Callbacks run in the reactor thread: a handed-back target, the process gone, nothing
-        pending, a lent page read (its context and its links, or None for a soft-404)."""
-        self._handlers = {"handback": on_handback, "lost": on_lost, "drained": on_drained,
-                          "read": on_page_read}
+    def bind(self, *, on_lost: Callable, on_page_read: Callable) -> None:
+        """Callbacks run in the reactor thread: the process gone, a lent page read (its context and
+        its links, or None for a soft-404)."""
+        self._handlers = {"lost": on_lost, "read": on_page_read}
 
     # --- to the record process ---------------------------------------------------------
 
     def _send(self, message: tuple) -> None:
         """Queue a message; the queue goes down the pipe once per event-loop turn.
 
-        A turn that reads one page sends ~a dozen messages (the page, its new targets); one
+        A turn that reads one page sends ~a dozen messages (the page, its link targets); one
         write for all of them instead of a write and a wake-up of the record process each.
         Outside the event loop (the main thread after the reactor stopped) it goes at once.
         """
         if self.lost:
             return
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         # only the reactor thread sends (and the main thread after the reactor stopped)
-        self._outbox.append(len(data).to_bytes(4, "big"))
-        self._outbox.append(data)
+        self._outbox.append(encode_message(message))
         if self._flush_due:
             return
         try:
@@ -204,10 +197,6 @@ class RemoteRecorder:
         except (BrokenPipeError, ValueError, OSError):
             self.lost = True  # the reader thread reports it
 
-    def submit(self, url: str, kind: TargetKind, host_key: str | None, depth: int) -> None:
-        self.submitted += 1
-        self._send(("target", url, kind.value, host_key, depth))
-
     def record(self, target: Target, extra: dict, page: Page | None = None, links=None) -> None:
         self.targets += 1
         if page is not None:
@@ -228,20 +217,14 @@ class RemoteRecorder:
         self.pages += 1
         self._send(("read", self._token, base_url, target_state(target), extra, page_state(page)))
 
-    def _take_back(self, url: str, kind: TargetKind, host_key: str | None, depth: int) -> None:  # reactor thread
-        self.handed_back += 1
-        handler = self._handlers.get("handback")
-        if handler is not None:
-            handler(url, kind, host_key, depth)
-
     def _page_read(self, token: int, links) -> None:  # in the reactor thread
         lent = self._lent.pop(token, None)
         handler = self._handlers.get("read")
         if lent is not None and handler is not None:
             handler(*lent, None if links is None else [(url, "", ELEMENT_BY_VALUE[e]) for url, e in links])
 
-    def record_traps(self, traps: list[dict]) -> None:
-        self._send(("traps", traps))
+    def record_crawl(self, traps: list[dict], backoffs: list[dict]) -> None:
+        self._send(("crawl", traps, backoffs))
 
     def finish(self, status: str, error: str = "", stats: dict | None = None):
         """Let the record process finish the run (end checks, verdict); its RunSummary."""
@@ -286,28 +269,16 @@ class RemoteRecorder:
         reactor.callFromThread(function, *args)
 
     def _read(self) -> None:
-        for line in self.proc.stdout:
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                log.warning("record process: unreadable line %r", line[:200])
-                continue
-            if "done" in msg:
-                self.done += msg["done"]
-                self.targets += msg["done"]
-                self.finding_count = msg["findings"]
-                if self.pending <= 0:
-                    self._call("drained")
-            elif "read" in msg:
+        stream = self.proc.stdout
+        while (message := read_message(stream)) is not None:
+            kind = message[0]
+            if kind == "findings":
+                self.finding_count = message[1]
+            elif kind == "read":
                 self._replies += 1  # only this thread writes it
-                self._in_reactor(self._page_read, msg["read"], msg["links"])
-            elif "handback" in msg:
-                # Counted in the reactor, in the same call that schedules its Scrapy request: counted
-                # here, the crawl could look finished in between and close with the target unchecked.
-                self._in_reactor(self._take_back, msg["handback"], TargetKind(msg["kind"]), msg["host_key"],
-                                 msg["depth"])
-            elif "summary" in msg:
-                self.summary = pickle.loads(base64.b64decode(msg["summary"]))
+                self._in_reactor(self._page_read, message[1], message[2])
+            elif kind == "summary":
+                self.summary = message[1]
         if self.summary is None:
             self.lost = True
             self._call("lost")
@@ -330,10 +301,10 @@ class RepliedLinks:
     """Which links of lent pages the record process has already sent back.
 
     The main process follows a URL the first time it sees it and skips it afterwards, so a
-    reply can leave out what an earlier reply carried: a portal page repeats ~45 of its ~48
-    links (navigation, footer, related articles), and decoding and skipping them was most of
-    what a lent page cost the main process.  Bounded: when full it forgets everything, which
-    only means some links are sent again and skipped there.
+    reply can leave out what an earlier reply carried: a portal page repeats most of its links
+    (navigation, footer, related articles), and decoding and skipping them was most of what a
+    lent page cost the main process.  Bounded: when full it forgets everything, which only
+    means some links are sent again and skipped there.
     """
 
     def __init__(self, limit: int = 50_000):  # ~5 MB of URLs
@@ -356,7 +327,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", required=True)
     ap.add_argument("--db", required=True)
     ap.add_argument("--run-id", type=int, required=True)
-    ap.add_argument("--concurrency-per-host", type=int, required=True)
     args = ap.parse_args(argv)
     # The main process decides when the run ends: Ctrl-C or SIGTERM to the process group reach it,
     # and it tells us to finish. We end on "finish" or when our stdin closes.
@@ -365,123 +335,57 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
     from sitecheck.config import load_site
-    from sitecheck.credentials import RedactingFilter, load_credentials
     from sitecheck.gcpolicy import tuned_for_crawl
     from sitecheck.recorder import RunRecorder
     from sitecheck.store import Store
 
     site = load_site(args.config)
-    credentials = load_credentials(site)
-    for handler in logging.root.handlers:
-        handler.addFilter(RedactingFilter(credentials.secrets))
     store = Store(args.db)
     recorder = RunRecorder(store, site, run_id=args.run_id)
     try:
         with tuned_for_crawl():
-            asyncio.run(serve(site, credentials, recorder, args.concurrency_per_host, shared_delay(site)))
+            serve(site, recorder, sys.stdin.buffer, sys.stdout.buffer)
     finally:
         store.close()
     return 0
 
 
-async def serve(site, credentials, recorder, per_host: int, delay_s: float) -> None:
-    """Record and check what arrives on stdin until "finish" or EOF."""
-    from .linkcheck import LinkChecker
-
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 20)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    out = sys.stdout.buffer
-    done = 0
-    flush_due = False
-
-    def flush() -> None:
-        nonlocal flush_due, done
-        flush_due = False
-        if done:
-            out.write(json.dumps({"done": done, "findings": recorder.finding_count}).encode() + b"\n")
-            done = 0
-        out.flush()
-
-    def later() -> None:
-        nonlocal flush_due
-        if not flush_due:  # one message per event-loop turn, however many targets it finished
-            flush_due = True
-            loop.call_soon(flush)
-
+def serve(site, recorder, inbox, out) -> None:
+    """Record what arrives on `inbox` and read the pages lent to us, until "finish" or its end."""
     from .pageparse import PageRules, occurrences, read_page
 
     rules = PageRules.for_site(site)
     replied = RepliedLinks()
-
-    def read_lent_page(token: int, base_url: str, target: Target, extra: dict, page: Page) -> None:
-        distinct = read_page(page, base_url, rules)
-        extra["title"] = page.title
-        if distinct is None:
-            target.reason = Reason.SOFT_404
-            recorder.record(target, extra)
-            links = None
-        else:
-            recorder.record(target, extra, page, occurrences(distinct, page.url, page.is_homepage))
-            links = replied.new(distinct)
-        out.write(json.dumps({"read": token, "links": links}, ensure_ascii=False).encode() + b"\n")
-        later()
-
-    queue: asyncio.Queue = asyncio.Queue()
+    findings_sent = 0
     finish = None
-    async with LinkChecker(site, credentials, concurrency_per_host=per_host, delay_s=delay_s) as checker:
-        async def work() -> None:
-            nonlocal done
-            while (job := await queue.get()) is not None:
-                url, kind, host_key, depth = job
-                try:
-                    target = await checker.check(url, TargetKind(kind), host_key)
-                except Exception as exc:  # noqa: BLE001 - a bug here must not lose the target
-                    log.warning("checking %s failed: %r; handing it back", url, exc)
-                    target = None
-                if target is None or target.reason == Reason.ERROR:
-                    out.write(json.dumps({"handback": url, "kind": kind, "host_key": host_key,
-                                          "depth": depth}).encode() + b"\n")
-                else:
-                    recorder.record(target, {"depth": depth})
-                    done += 1
-                later()
-
-        workers = [asyncio.create_task(work()) for _ in range(max(per_host, site.crawl["concurrency"]))]
-        while True:
-            try:
-                size = int.from_bytes(await reader.readexactly(4), "big")
-                message = pickle.loads(await reader.readexactly(size))
-            except asyncio.IncompleteReadError:
-                break  # the main process is gone
-            kind = message[0]
-            if kind == "target":
-                queue.put_nowait(message[1:])
-            elif kind == "record":
-                _, target, extra, state, links = message
-                recorder.record(target_from_state(target), extra, page_from_state(state) if state else None, links)
-            elif kind == "read":
-                _, token, base_url, tstate, extra, state = message
-                read_lent_page(token, base_url, target_from_state(tstate), extra, page_from_state(state))
-            elif kind == "traps":
-                recorder.record_traps(message[1])
-            elif kind == "finish":
-                finish = message
-                break
-            if kind == "read" or (kind == "record" and message[3]):
-                # After a page, let the target checkers run: readexactly() does not yield while the
-                # pipe has data, so they would wait behind every queued page (15,000 targets were
-                # left for the end of a 20k crawl, ~4 s with the main process idle). Taking turns,
-                # targets keep up, lent pages come back later, the main process reads more pages
-                # itself (PAGES_LENT), and both cores stay busy until the end.
-                await asyncio.sleep(0)
-        if finish is None or finish[1] != "complete":
-            while not queue.empty():  # the run is cut short: do not start what was still queued
-                queue.get_nowait()
-        for _ in workers:
-            queue.put_nowait(None)
-        await asyncio.gather(*workers)
-    flush()
+    while (message := read_message(inbox)) is not None:
+        kind = message[0]
+        if kind == "record":
+            _, target, extra, state, links = message
+            recorder.record(target_from_state(target), extra, page_from_state(state) if state else None, links)
+        elif kind == "read":
+            _, token, base_url, tstate, extra, state = message
+            target, page = target_from_state(tstate), page_from_state(state)
+            distinct = read_page(page, base_url, rules)
+            extra["title"] = page.title
+            if distinct is None:
+                target.reason = Reason.SOFT_404
+                recorder.record(target, extra)
+                links = None
+            else:
+                recorder.record(target, extra, page, occurrences(distinct, page.url, page.is_homepage))
+                links = replied.new(distinct)
+            send_message(out, ("read", token, links))
+            out.flush()
+        elif kind == "crawl":
+            recorder.record_crawl(message[1], message[2])
+        elif kind == "finish":
+            finish = message
+            break
+        if recorder.finding_count != findings_sent:  # for the main process's progress line
+            findings_sent = recorder.finding_count
+            send_message(out, ("findings", findings_sent))
+            out.flush()
     if finish is None:
         # The main process is gone: keep what we have; the run is marked incomplete when the
         # store is next opened. The scratch file only serves the end of a run: remove it.
@@ -490,7 +394,7 @@ async def serve(site, credentials, recorder, per_host: int, delay_s: float) -> N
         return
     _, status, error, stats = finish
     summary = recorder.finish(status, error, stats)
-    out.write(json.dumps({"summary": base64.b64encode(pickle.dumps(summary)).decode()}).encode() + b"\n")
+    send_message(out, ("summary", summary))
     out.flush()
 
 
@@ -498,5 +402,5 @@ if __name__ == "__main__":
     from sitecheck.gcpolicy import exit_without_cleanup
 
     # The run is recorded, the store closed and the summary sent; the main process waits for our
-    # exit, so we do not spend 0.23 s freeing objects first (bench/README.md).
+    # exit, so we do not spend time freeing objects first (docs/performance.md).
     exit_without_cleanup(main())

@@ -20,11 +20,22 @@ _DIGITS = re.compile(r"\d+")
 def normalize(url: str, session_params: frozenset[str]) -> str | None:
     """Canonical form used for de-duplication, or None for URLs we never fetch.
 
-    Drops the fragment and session parameters, lower-cases scheme and host, and
-    removes default ports, so one resource gets one request however it is linked.
+    The URL a browser would request for the link: non-ASCII paths and queries percent-encoded as
+    UTF-8 and host names in IDNA (w3lib's safe_url_string, as Scrapy sends requests), escapes in
+    upper case, dot segments resolved, scheme and host lower-cased, default ports and the fragment
+    dropped, session parameters removed.  So one resource gets one request however it is linked:
+    raw or percent-encoded, with or without :80, through `a/../`.
     """
+    text = url.strip()
+    if not _ASCII_SAFE.fullmatch(text):
+        from w3lib.url import safe_url_string
+
+        try:
+            text = safe_url_string(text)
+        except (ValueError, UnicodeError):
+            return None
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(text)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
             return None
@@ -37,13 +48,43 @@ def normalize(url: str, session_params: frozenset[str]) -> str | None:
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         netloc = f"{netloc}:{port}"
     path = re.sub(r";jsessionid=[^/?]*", "", parts.path, flags=re.I) or "/"
+    if "." in path:
+        path = remove_dot_segments(path)
     query = parts.query
     if query and session_params:
         pairs = parse_qsl(query, keep_blank_values=True)
         kept = [(k, v) for k, v in pairs if k.lower() not in session_params]
         if len(kept) != len(pairs):
             query = urlencode(kept)
+    if "%" in path or "%" in query:
+        path, query = _upper_escapes(path), _upper_escapes(query)
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+# Characters a URL may carry as they are (RFC 3986 plus '%'); anything else is encoded first.
+_ASCII_SAFE = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
+_ESCAPE = re.compile(r"%[0-9a-f]{2}|%[0-9A-F][a-f]|%[a-f][0-9A-F]")
+
+
+def _upper_escapes(text: str) -> str:
+    return _ESCAPE.sub(lambda m: m.group(0).upper(), text)
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4: `/a/b/../c/./d` is `/a/c/d`, as a browser requests it."""
+    segments = path.split("/")
+    if not any(s in (".", "..") for s in segments):
+        return path
+    out: list[str] = []
+    for segment in segments[1:]:
+        if segment == "..":
+            if len(out) > 0:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    if segments[-1] in (".", ".."):
+        out.append("")  # a path ending in a dot segment names a directory
+    return "/" + "/".join(out)
 
 
 def extension(url: str) -> str:

@@ -75,7 +75,8 @@ class Reason(str, enum.Enum):
     BLOCKED = "blocked"  # 403 from a bot wall / WAF
     TIMEOUT = "timeout"
     REFUSED = "refused"  # TCP connection refused
-    RESET = "reset"  # connection reset / closed mid-response
+    RESET = "reset"  # connection reset before a response was complete (no declared length to go by)
+    TRUNCATED = "truncated"  # the server closed after part of the body its Content-Length announced
     DNS = "dns"
     TLS = "tls"
     REDIRECT_LOOP = "redirect_loop"

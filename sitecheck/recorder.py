@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sitecheck.checks import registry
@@ -58,6 +58,26 @@ class StoreRunView:
 
     def pages_seen(self) -> int:
         return self._pages
+
+
+class Recorder(Protocol):
+    """What the crawl hands its results to: RunRecorder in this process, or
+    crawler.targets.RemoteRecorder, which sends them to a second process that runs a RunRecorder."""
+
+    run_id: int
+    pages: int
+    targets: int
+    finding_count: int
+
+    def record(self, target: Target, extra: dict, page: Page | None = None,
+               links: tuple[str, int, str, str] | None = None) -> None:
+        """A finished fetch; `links` is the page's link row (crawler.pageparse.occurrences)."""
+
+    def record_crawl(self, traps: list[dict], backoffs: list[dict]) -> None:
+        """What the crawler itself noticed: URL shapes its trap defences cut off, hosts it slowed down for."""
+
+    def finish(self, status: str, error: str = "", stats: dict[str, Any] | None = None) -> "RunSummary":
+        """Run the end-of-crawl checks and the verdict, close the run with `status`."""
 
 
 @dataclass
@@ -152,16 +172,30 @@ class RunRecorder:
             self.store.add_facts(self.run_id, self._facts)
             self._facts = []
 
-    def record_traps(self, traps: list[dict]) -> None:
-        """One finding per URL shape the trap defences cut off, so the webmaster can see what was skipped."""
+    def record_crawl(self, traps: list[dict], backoffs: list[dict]) -> None:
+        """One finding per URL shape the trap defences cut off, so the webmaster can see what was
+        skipped; one per host the crawl slowed down for, so the operator can see why it took longer."""
         for t in traps:
-            self._findings.append(Finding(
+            self._crawl_finding(Finding(
                 "crawl.trap", Severity.INFO, t["example"],
                 f"疑似爬虫陷阱，已跳过 {t['count']} 个同类链接：{t['rule']}", "crawler",
-                self.site.host_for(urlsplit(t["example"]).netloc).key if self.site.host_for(
-                    urlsplit(t["example"]).netloc) else None,
-                details=t))
-            self.finding_count += 1
+                self._host_key(t["example"]), details=t))
+        for b in backoffs:
+            causes = "、".join(f"{cause} ×{n}" for cause, n in sorted(b["causes"].items()))
+            self._crawl_finding(Finding(
+                "crawl.backoff", Severity.INFO, f"http://{b['netloc']}/",
+                f"服务器响应变慢或报错（{causes}），爬取已放慢 {b['times']} 次，最长请求间隔 {b['longest_gap_s']} 秒",
+                "crawler", self._host_key(f"http://{b['netloc']}/"), details=b))
+
+    def _crawl_finding(self, finding: Finding) -> None:
+        if finding.code in self.silenced:
+            return
+        self._findings.append(finding)
+        self.finding_count += 1
+
+    def _host_key(self, url: str) -> str | None:
+        host = self.site.host_for(urlsplit(url).netloc)
+        return host.key if host else None
 
     # --- at the end -------------------------------------------------------------------
 

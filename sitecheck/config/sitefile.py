@@ -43,14 +43,25 @@ CRAWL = table("How the crawl behaves: politeness, limits and trap defences.", {
                          20000, min=1),
     "max_depth": Setting("int", "Links further than this many clicks from a homepage are not followed.",
                          10, min=0, max=100),
-    "concurrency_per_host": Setting("int", "Requests in flight at once to one host.", 4, min=1, max=64),
+    "concurrency_per_host": Setting("int", "Requests in flight at once to one host, counting every kind of "
+                                    "request (pages, images, attachments, external links, robots.txt).",
+                                    2, min=1, max=64),
     "concurrency": Setting("int", "Requests in flight at once in total.", 32, min=1, max=512),
-    "delay_seconds": Setting("float", "Pause between requests to one host (politeness).", 0.0, min=0, max=60),
-    "processes": Setting("int", "Crawl processes: 1, or 2 to use a second core: the main process crawls pages, "
-                         "a second one checks images, attachments and external links, runs the checks and "
-                         "writes the store (per-host concurrency is split between them). "
-                         "0 = automatic: 2 for a single site with no delay_seconds and at least "
-                         "2 per-host slots on a machine with two or more cores.", 0, min=0, max=2),
+    "delay_seconds": Setting("float", "Least time between two request starts on one host (politeness), for every "
+                             "kind of request. With the defaults a host gets at most ~4 requests a second: a "
+                             "night's crawl of N URLs takes about N x delay (20,000 URLs: ~1.5 h).",
+                             0.25, min=0, max=60),
+    "delay_jitter": Setting("float", "Random extra spacing, as a fraction of delay_seconds (0.2: each gap is "
+                            "1.0-1.2 x the delay), so requests do not arrive in a machine-regular rhythm.",
+                            0.2, min=0, max=2),
+    "max_retry_after_seconds": Setting("float", "A 429 or 503 answer's Retry-After pauses every request to that "
+                                       "host for as long as it asks, up to this many seconds; the request is "
+                                       "retried when the pause asked for is no longer than this, else it ends "
+                                       "as rate_limited.", 60.0, min=0, max=3600),
+    "processes": Setting("int", "Crawl processes: 1, or 2 to use a second core: the main process does every "
+                         "request and reads most pages; a second one runs the checks, writes the store and "
+                         "reads the pages the first lends it. 0 = automatic: 2 for a single site with no "
+                         "delay_seconds on a machine with two or more cores.", 0, min=0, max=2),
     "timeout_seconds": Setting("float", "Whole-response deadline per request; the rules use 15 s.", 15.0,
                                min=0.1, max=300),
     "retries": Setting("int", "Retries for connection failures and 502/503/504 (timeouts are not retried, "

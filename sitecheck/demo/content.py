@@ -729,7 +729,7 @@ class DemoSite:
         r[("portal", "/fault/moved")] = _redirect(301, "/fault/gone.html")
         self.page("portal", "/fault/soft404.html", "页面不存在",
                   '<div class="error"><h2>页面不存在</h2><p>抱歉，您访问的页面不存在或已被删除！</p></div>')
-        r[("portal", "/fault/busy.html")] = _plain(429, "429 Too Many Requests", {"Retry-After": "120"})
+        r[("portal", "/fault/busy.html")] = _plain(429, "429 Too Many Requests", {"Retry-After": "2"})
         r[("portal", "/fault/waf.html")] = Resource(
             403, "<html><head><title>访问被拦截</title></head><body><h1>访问被拦截</h1>"
             "<p>您的访问请求疑似攻击行为，已被网站防火墙拦截。</p></body></html>".encode(), headers={"Server": "WAF"})
