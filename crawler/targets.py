@@ -140,7 +140,7 @@ class RemoteRecorder:
         self._handlers: dict[str, Callable] = {}
         self._outbox: list[bytes] = []  # length prefixes and pickles not yet written (see _send)
         self._flush_due = False
-        args = [sys.executable, "-m", "sitecheck.crawler.targets", "--config", str(site.path),
+        args = [sys.executable, "-P", "-m", "sitecheck.crawler.targets", "--config", str(site.path),
                 "--db", str(store.path), "--run-id", str(self.run_id),
                 "--concurrency-per-host", str(concurrency_per_host)]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=os.environ.copy())

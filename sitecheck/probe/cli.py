@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sitecheck.cmdline import UsageError, config_dir, open_store, site_from_args, user_site_files
+
 log = logging.getLogger("sitecheck.serve")
 
 DEFAULT_LISTEN = "127.0.0.1:9787"
@@ -62,8 +64,6 @@ def register(sub, common) -> None:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from sitecheck.cli import open_store, site_from_args
-
     from .probe import probe_site
 
     site = site_from_args(args)
@@ -120,8 +120,6 @@ def _width(text: str) -> int:
 
 
 def cmd_availability(args: argparse.Namespace) -> int:
-    from sitecheck.cli import UsageError, open_store, site_from_args
-
     from .probe import availability
 
     site = site_from_args(args)
@@ -174,16 +172,12 @@ def format_availability(site, f: dict[str, Any]) -> str:
 
 
 def serve_sites(args: argparse.Namespace) -> list:
-    from sitecheck.cli import UsageError, config_dir
     from sitecheck.config import find_site_file, load_site
 
     paths: list[Path] = [Path(p) for p in args.config]
     paths += [find_site_file(key, config_dir(args)) for key in args.site]
     if args.all:
-        found = sorted((config_dir(args) / "sites").glob("*.yaml"))
-        if not found:
-            raise UsageError(f"--all: no site files in {config_dir(args) / 'sites'}")
-        paths += found
+        paths += user_site_files(args, "--all")
     if not paths:
         raise UsageError("name the sites to serve: --site KEY, --config PATH (both repeatable) or --all")
     sites, seen = [], {}
@@ -197,8 +191,6 @@ def serve_sites(args: argparse.Namespace) -> list:
 
 
 def parse_listen(text: str) -> tuple[str, int] | None:
-    from sitecheck.cli import UsageError
-
     if text.lower() in ("off", "none", ""):
         return None
     host, sep, port = text.rpartition(":")
@@ -208,8 +200,6 @@ def parse_listen(text: str) -> tuple[str, int] | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from sitecheck.cli import UsageError, open_store
-
     from .scheduler import Scheduler
 
     sites = serve_sites(args)

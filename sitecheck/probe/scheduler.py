@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from sitecheck.cmdline import python_module
 from sitecheck.config import ConfigError, SiteConfig
 from sitecheck.store import Store
 
@@ -117,7 +118,7 @@ def crawl_command(site: SiteConfig, db_path: Path) -> list[str]:
     """`sitecheck run` for one site, in a child that dies with its parent (see `child_main`)."""
     if site.path is None:
         raise ValueError(f"site {site.key} was not loaded from a file; a crawl child needs one")
-    return [sys.executable, "-m", "sitecheck.probe.scheduler", str(os.getpid()), "run", "--config",
+    return [*python_module("sitecheck.probe.scheduler"), str(os.getpid()), "run", "--config",
             str(Path(site.path).resolve()), "--db", str(Path(db_path).resolve()), "--progress", "off"]
 
 
@@ -140,7 +141,7 @@ def child_main(argv: list[str]) -> int:
     _set_parent_death_signal(signal.SIGTERM)
     if os.getppid() != parent:  # the parent died before the signal was armed
         return EXIT_INTERRUPTED
-    from sitecheck.cli import main
+    from sitecheck.cli import main  # the program itself; nothing imports this module back
 
     return main(argv[1:])
 
