@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sitecheck.checks import registry
-from sitecheck.checks.base import Check, Disabled
+from sitecheck.checks.base import Check
 from sitecheck.config import SiteConfig
 from sitecheck.model import Fact, Finding, Page, Severity, Target
 from sitecheck.store import Store
@@ -34,14 +34,7 @@ def utc_clock() -> datetime:
 
 def build_checks(site: SiteConfig) -> tuple[list[Check], dict[str, str]]:
     """Instantiate the site's enabled checks; returns (checks, {name: reason} of disabled ones)."""
-    checks, disabled = [], {}
-    for name, options in site.checks.items():
-        cls = registry.load(name)
-        try:
-            checks.append(cls(site, options))
-        except Disabled as exc:
-            disabled[name] = str(exc)
-    return checks, disabled
+    return registry.build(site)
 
 
 class StoreRunView:
@@ -179,7 +172,10 @@ class RunRecorder:
         run_stats["check_errors"] = dict(self.check_errors)
         run_stats["disabled_checks"] = self.disabled
         self.store.finish_run(self.run_id, status, ended_at=now, error=error, stats=run_stats)
-        summary = RunSummary(self.run_id, status, self.pages, self.targets, check_errors=dict(self.check_errors),
+        # The counts the store keeps: every HTML page fetched, parsed or not (a 404 page is a page
+        # of the run too), and every distinct URL; self.pages counts only the pages the checks read.
+        stored = self.store.run(self.run_id)
+        summary = RunSummary(self.run_id, status, stored.pages, stored.targets, check_errors=dict(self.check_errors),
                              verdict=verdict, duration_s=(now - self.started).total_seconds())
         for _fid, f in self.store.findings(self.run_id):
             summary.findings_by_severity[f.severity] += 1

@@ -41,7 +41,8 @@ def register(sub, common) -> None:
                         description="Long-running service. For each site: crawl on schedule.crawl (a child "
                                     "'sitecheck run'), probe on schedule.probe, notify the webhook, and serve "
                                     "Prometheus metrics read from the store. SIGTERM or Ctrl-C stops it cleanly: "
-                                    "running crawls get SIGTERM and are recorded as incomplete.")
+                                    "running crawls get SIGTERM and are recorded as incomplete. SIGHUP reads the "
+                                    "site files again (a file that does not load keeps the running configuration).")
     common(sp, site=False)
     sp.add_argument("--site", action="append", default=[], metavar="KEY",
                     help="site key (repeatable): reads <config-dir>/sites/<KEY>.yaml")
@@ -209,7 +210,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with open_store(args) as store:  # create and migrate the store before anything reads it
         db_path = store.path
     scheduler = Scheduler(sites, db_path, probe_interval=args.probe_interval, crawl_on_start=args.crawl_on_start,
-                          crawls=not args.no_crawl, stop_timeout=args.stop_timeout)
+                          crawls=not args.no_crawl, stop_timeout=args.stop_timeout,
+                          reload_sites=lambda: serve_sites(args))
     exporter = None
     if listen:
         try:
@@ -222,7 +224,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.warning("received %s: stopping", signal.Signals(signum).name)
         scheduler.stop()
 
+    def on_hangup(signum, _frame) -> None:
+        log.warning("received SIGHUP: reading the site files again")
+        scheduler.request_reload()
+
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hangup)
     print(f"sitecheck serve: {len(sites)} site(s) ({', '.join(s.key for s in sites)}), store {db_path}"
           + (f", metrics http://{listen[0]}:{listen[1]}/metrics" if listen else ""), flush=True)
     try:
