@@ -145,7 +145,7 @@ def child_main(argv: list[str]) -> int:
     _set_parent_death_signal(signal.SIGTERM)
     if os.getppid() != parent:  # the parent died before the signal was armed
         return EXIT_INTERRUPTED
-    from sitecheck.cli import main  # the program itself; nothing imports this module back
+    from sitecheck.cli import main  # this child process is the `sitecheck` program itself
 
     return main(argv[1:])
 
