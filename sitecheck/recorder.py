@@ -68,8 +68,7 @@ class RunSummary:
 
 class RunRecorder:
     # Rows written per transaction. Each commit rewrites the index pages its rows land on, so
-    # fewer, larger batches cost less: 58,723 targets in batches of 500 took 1.45-1.48 CPU s,
-    # in batches of 2,000 1.19-1.24 (bench/README.md). The time bound below is what limits loss.
+    # fewer, larger batches cost less (docs/performance.md). The time bound below limits loss.
     BATCH = 2000
     FLUSH_SECONDS = 2.0  # a killed crawl loses at most this much of its records
 
