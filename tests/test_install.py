@@ -62,12 +62,13 @@ def installed(tmp_path_factory):
     assert build.returncode == 0, build.stdout + build.stderr
     wheel = next((tmp / "dist").glob("sitecheck-*.whl"))
     venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    # No pip inside (ensurepip is not everywhere): the running pip installs into it (--python).
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
     purelib = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()"
                               "['purelib'])"], capture_output=True, text=True, check=True).stdout.strip()
     Path(purelib, "zz-sitecheck-test-deps.pth").write_text("\n".join(dependency_paths()) + "\n")
-    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-                          str(wheel)], capture_output=True, text=True, timeout=300)
+    pip = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                          "--no-deps", "--no-index", str(wheel)], capture_output=True, text=True, timeout=300)
     assert pip.returncode == 0, pip.stdout + pip.stderr
     return {"tmp": tmp, "clone": clone, "venv": venv, "purelib": Path(purelib)}
 
