@@ -18,7 +18,8 @@ Output = Finding | Fact
 class Disabled(Exception):
     """Raised from a check's constructor to switch itself off for this site, with a reason.
 
-    Like Scrapy's NotConfigured: the run logs "Disabled <name>: <reason>" and goes on.
+    Like Scrapy's NotConfigured: `registry.build` logs "Disabled <name>: <reason>" and the run goes on
+    with the other checks.
     """
 
 

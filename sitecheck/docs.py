@@ -1,7 +1,7 @@
 """Generated documentation: docs/config.md and schemas/site.schema.json come from the settings tables.
 
 `sitecheck config-docs` rewrites them; tests/test_docs.py fails when they are out of date,
-so the docs always cover every key.
+so the docs always cover every key (and the README names only keys that exist).
 """
 
 from __future__ import annotations
@@ -42,20 +42,9 @@ def config_markdown() -> str:
         "# Site file reference", "",
         "Generated from the settings table by `sitecheck config-docs`; do not edit by hand.",
         "A site file is YAML (UTF-8). Unknown keys are errors. Validate with `sitecheck check-config`.",
-        "Editors can complete and validate it with `schemas/site.schema.json`",
-        "(add `# yaml-language-server: $schema=../../schemas/site.schema.json` as the first line).", "",
+        "Editors can complete and validate it with `schemas/site.schema.json`: `sitecheck init` writes a",
+        "`# yaml-language-server: $schema=...` first line pointing at the installed copy.", "",
         "## Keys", "", keys_markdown(), "", "## Checks", "", checks_markdown()])
-
-
-def fill_readme(text: str) -> str:
-    """Replace the generated sections of README.md (between <!-- NAME:start --> and <!-- NAME:end -->)."""
-    for name, body in (("config-keys", keys_markdown() + "\n"), ("checks", checks_markdown("####"))):
-        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-        if start in text and end in text:
-            head, rest = text.split(start, 1)
-            _, tail = rest.split(end, 1)
-            text = f"{head}{start}\n{body}{end}{tail}"
-    return text
 
 
 def site_json_schema() -> dict:
@@ -80,13 +69,22 @@ def generated_files() -> dict[str, str]:
 
 def write_generated(root: Path) -> list[Path]:
     written = []
-    readme = root / "README.md"
-    if readme.exists():
-        readme.write_text(fill_readme(readme.read_text(encoding="utf-8")), encoding="utf-8")
-        written.append(readme)
     for rel, text in generated_files().items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
+
+
+def key_paths() -> set[str]:
+    """Every key of a site file as a dotted path (`crawl.delay_seconds`, `hosts.columns.category`,
+    `checks.words.lists`), with and without list markers, for checking what other docs name."""
+    paths: set[str] = set()
+    rows = to_markdown_rows(SITE_FILE.fields)
+    for name in registry.BUILTIN_CHECKS:
+        rows += to_markdown_rows(registry.load(name).options, f"checks.{name}.")
+    for row in rows:
+        path = row.split("`")[1]
+        paths.update({path, path.replace("[]", ""), path.replace(".<name>", "")})
+    return paths

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sitecheck.checks import registry
-from sitecheck.checks.base import Check, Disabled
+from sitecheck.checks.base import Check
 from sitecheck.config import SiteConfig
 from sitecheck.model import Fact, Finding, Page, Severity, Target
 from sitecheck.store import Store
@@ -34,14 +34,7 @@ def utc_clock() -> datetime:
 
 def build_checks(site: SiteConfig) -> tuple[list[Check], dict[str, str]]:
     """Instantiate the site's enabled checks; returns (checks, {name: reason} of disabled ones)."""
-    checks, disabled = [], {}
-    for name, options in site.checks.items():
-        cls = registry.load(name)
-        try:
-            checks.append(cls(site, options))
-        except Disabled as exc:
-            disabled[name] = str(exc)
-    return checks, disabled
+    return registry.build(site)
 
 
 class StoreRunView:
@@ -95,8 +88,7 @@ class RunSummary:
 
 class RunRecorder:
     # Rows written per transaction. Each commit rewrites the index pages its rows land on, so
-    # fewer, larger batches cost less: 58,723 targets in batches of 500 took 1.45-1.48 CPU s,
-    # in batches of 2,000 1.19-1.24 (bench/README.md). The time bound below is what limits loss.
+    # fewer, larger batches cost less (docs/performance.md). The time bound below limits loss.
     BATCH = 2000
     FLUSH_SECONDS = 2.0  # a killed crawl loses at most this much of its records
 
@@ -213,7 +205,10 @@ class RunRecorder:
         run_stats["check_errors"] = dict(self.check_errors)
         run_stats["disabled_checks"] = self.disabled
         self.store.finish_run(self.run_id, status, ended_at=now, error=error, stats=run_stats)
-        summary = RunSummary(self.run_id, status, self.pages, self.targets, check_errors=dict(self.check_errors),
+        # The counts the store keeps: every HTML page fetched, parsed or not (a 404 page is a page
+        # of the run too), and every distinct URL; self.pages counts only the pages the checks read.
+        stored = self.store.run(self.run_id)
+        summary = RunSummary(self.run_id, status, stored.pages, stored.targets, check_errors=dict(self.check_errors),
                              verdict=verdict, duration_s=(now - self.started).total_seconds())
         for _fid, f in self.store.findings(self.run_id):
             summary.findings_by_severity[f.severity] += 1

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from sitecheck import scoring, verdicts
+from sitecheck.cmdline import UsageError, open_store, pick_run, site_from_args
 
 
 def register(sub, common) -> None:
@@ -21,12 +22,10 @@ def register(sub, common) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sitecheck.cli import UsageError, _pick_run, open_store, site_from_args
-
     site = site_from_args(args)
     args.site = site.key
-    with open_store(args) as store:
-        chosen = _pick_run(store, args)
+    with open_store(args, must_exist=True) as store:
+        chosen = pick_run(store, args)
         if chosen.site != site.key:
             raise UsageError(f"run {chosen.id} belongs to site {chosen.site!r}, not {site.key!r}")
         verdict = verdicts.compute(store, site, chosen.id)

@@ -127,8 +127,8 @@ def test_defaults_are_filled_and_checks_default_to_all_builtins(tmp_path):
     path.write_text("site: s\nname: 测试\nhosts:\n  - {key: p, name: 门户, url: 'http://127.0.0.1:1/'}\n",
                     encoding="utf-8")
     site = load_site(path)
-    assert site.crawl["timeout_seconds"] == 15.0
-    assert site.crawl["robots"] == "obey"
+    assert site.crawl.timeout_seconds == 15.0
+    assert site.crawl.robots == "obey"
     from sitecheck.checks import registry
     assert set(site.checks) == set(registry.BUILTIN_CHECKS)
     assert site.host_for("127.0.0.1:1").key == "p"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sitecheck.config.sitefile import HostConfig, SiteConfig
+from sitecheck.config.sitefile import CrawlSettings, HostConfig, SiteConfig
 from sitecheck.credentials import CredentialError, RedactingFilter, load_credentials, redact
 
 PASSWORD = "pässw0rd-Secret!"
@@ -24,7 +24,7 @@ def make_site(tmp_path, auth):
     hosts = [HostConfig("portal", "门户网站", "http://www.gxt.example", aliases=["gxt.example:8080"]),
              HostConfig("qg", "轻工网", "http://qg.gxt.example/"),
              HostConfig("open", "公开", "https://open.gxt.example/")]
-    return SiteConfig(key="gxt", name="工信厅", hosts=hosts, crawl={}, auth=auth, rules="gov-2019",
+    return SiteConfig(key="gxt", name="工信厅", hosts=hosts, crawl=CrawlSettings(), auth=auth, rules="gov-2019",
                       checks={}, silence=[], path=tmp_path / "gxt.yaml")
 
 

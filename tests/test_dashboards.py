@@ -258,7 +258,7 @@ def test_grafana_provisioning():
 def test_compose_stack_references_real_files_and_binds_loopback():
     compose = yaml.safe_load((ROOT / "deploy/docker-compose.yml").read_text(encoding="utf-8"))
     services = compose["services"]
-    assert {"prometheus", "grafana", "sitecheck-exporter"} <= set(services)
+    assert {"prometheus", "grafana", "sitecheck"} <= set(services)
     for name, svc in services.items():
         for v in svc.get("volumes", []):
             src = v.split(":")[0] if isinstance(v, str) else v.get("source", "")
@@ -270,8 +270,8 @@ def test_compose_stack_references_real_files_and_binds_loopback():
     job = next(j for j in prom["scrape_configs"] if j["job_name"] == "sitecheck")
     (target,) = job["static_configs"][0]["targets"]
     host, port = target.split(":")
-    assert host == "sitecheck-exporter"
-    assert f"0.0.0.0:{port}" in " ".join(map(str, services["sitecheck-exporter"]["command"]))
+    assert host == "sitecheck"
+    assert f"0.0.0.0:{port}" in " ".join(map(str, services["sitecheck"]["command"]))
     assert prom["rule_files"] == ["alerts.yml"]
 
 

@@ -30,7 +30,7 @@ from sitecheck.demo.server import DEMO_SITE_FILE
 
 TODAY = date(2026, 11, 20)
 SITE = load_site(DEMO_SITE_FILE)
-EXCLUDE = [re.compile(p) for p in SITE.crawl["exclude"]]
+EXCLUDE = [re.compile(p) for p in SITE.crawl.exclude]
 TIMEOUT = 0.5  # the fixture's timeout fault sleeps 1 s
 BINARY = (".png", ".pdf", ".docx", ".xlsx", ".zip", ".css", ".js")
 _PAGING = re.compile(r"createPageHTML\(\s*(?:'[^']*'\s*,\s*)?(\d+)\s*,\s*(\d+)\s*,"  # optional container id first
@@ -340,7 +340,7 @@ def test_today_shifts_every_date(demo):
 def test_write_site_file_uses_the_bound_port(demo, site):
     assert [h.url for h in site.hosts] == [demo.urls[k] for k in M.SITE_HOSTS]
     assert all(f":{demo.port}/" in c["url"] for h in site.hosts for c in h.gov["columns"] + h.gov["boards"])
-    assert site.crawl["allow_networks"] == SITE.crawl["allow_networks"] and site.checks == SITE.checks
+    assert site.crawl.allow_networks == SITE.crawl.allow_networks and site.checks == SITE.checks
 
 
 def test_refuses_non_loopback_addresses():

@@ -6,6 +6,7 @@ read; `HOST_GOV_FIELDS` is merged into each host's table in `sitefile.py`.
 
 from __future__ import annotations
 
+from .rules import find_rules, load_rules
 from .schema import REQUIRED, Setting, table
 
 COLUMN = table("A column (栏目) whose freshness is checked.", {
@@ -92,8 +93,6 @@ def _selector_problem(selector: str) -> str:
 def _rule_categories(site) -> list[str] | None:
     """Category names and aliases of the site's rule set; None when the rule set is not found
     (loading it is then the scorer's error to report, not the site file's)."""
-    from sitecheck.scoring import find_rules, load_rules
-
     path = find_rules(site)
     if path is None:
         return None

@@ -10,7 +10,6 @@ in step.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ import yaml
 
 from sitecheck.crawler.classify import DEFAULT_SOFT404_PATTERNS
 
-from .govschema import HOST_GOV_FIELDS
+from .govschema import HOST_GOV_FIELDS, cross_check_gov
 from .opsschema import OPS_FIELDS
 from .schema import REQUIRED, Setting, table
-from .validate import ConfigError, Validator, compose
+from .validate import ConfigError, Validator, compose, find_node
 
 SITE_KEY_PATTERN = r"[a-z][a-z0-9_-]{0,31}"
 KEY_HINT = "use lower-case letters, digits, '-' and '_', starting with a letter, at most 32 characters"
@@ -113,7 +112,8 @@ SITE_FILE = table("A site file: one government site, its sub-sites, and how to c
     "hosts": Setting("list", "The portal first, then its sub-sites.", REQUIRED, item=HOST, min=1),
     "crawl": CRAWL,
     "auth": AUTH,
-    "rules": Setting("str", "Indicator rule set (file name under config/indicators without .yaml, or a path).",
+    "rules": Setting("str", "Indicator rule set: a file name under indicators/ of the config directory (or of the "
+                     "bundled config) without .yaml, or a path.",
                      "gov-2019"),
     "checks": Setting("map", "Checks to run, by name, each with its own options block (may be empty: {}). "
                       "Omit the key to run every built-in check with defaults.", None,
@@ -122,6 +122,42 @@ SITE_FILE = table("A site file: one government site, its sub-sites, and how to c
                        item=Setting("str", "finding code")),
     **OPS_FIELDS,
 })
+
+
+@dataclass(frozen=True)
+class CrawlSettings:
+    """The site file's `crawl` section, decoded: one attribute per key of `CRAWL` (same names, same
+    defaults; lists become tuples).  A test keeps the two in step."""
+
+    max_pages: int = 20000
+    max_depth: int = 10
+    concurrency_per_host: int = 4
+    concurrency: int = 32
+    delay_seconds: float = 0.0
+    processes: int = 0
+    timeout_seconds: float = 15.0
+    retries: int = 1
+    robots: str = "obey"
+    user_agent: str = "sitecheck/0.1 (+government website health monitor)"
+    max_page_bytes: int = 10 * 1024 * 1024
+    max_url_length: int = 512
+    max_pages_per_pattern: int = 500
+    max_repeated_segments: int = 2
+    session_params: tuple[str, ...] = ("jsessionid", "phpsessid", "sid", "sessionid", "session_id", "token")
+    exclude: tuple[str, ...] = ()
+    check_external: bool = True
+    allow_networks: tuple[str, ...] = ()
+    follow_pagination: bool = True
+    soft404_patterns: tuple[str, ...] = tuple(DEFAULT_SOFT404_PATTERNS)
+    progress: str = "auto"
+
+    @classmethod
+    def from_table(cls, values: dict[str, Any]) -> "CrawlSettings":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    def __getitem__(self, key: str) -> Any:
+        # Temporary: lets readers still written as crawl["key"] work until they use attributes.
+        return getattr(self, key)
 
 
 @dataclass
@@ -146,7 +182,7 @@ class SiteConfig:
     key: str
     name: str
     hosts: list[HostConfig]
-    crawl: dict[str, Any]
+    crawl: CrawlSettings
     auth: list[dict[str, Any]]
     rules: str
     checks: dict[str, dict[str, Any]]  # name -> validated options
@@ -190,29 +226,12 @@ def load_site(path: str | Path) -> SiteConfig:
     checks = _validate_checks(v, node, data.get("checks"))
     hosts = [HostConfig(key=h["key"], name=h["name"], url=canonical_url(h["url"]), aliases=h["aliases"],
                         gov={k: h[k] for k in HOST_GOV_FIELDS}) for h in data["hosts"]]
-    site = SiteConfig(key=data["site"], name=data["name"], hosts=hosts, crawl=data["crawl"], auth=data["auth"],
+    site = SiteConfig(key=data["site"], name=data["name"], hosts=hosts, crawl=CrawlSettings.from_table(data["crawl"]), auth=data["auth"],
                       rules=data["rules"], checks=checks, silence=data["silence"],
                       ops={k: data[k] for k in OPS_FIELDS}, path=path,
                       digest=hashlib.sha256(path.read_bytes()).hexdigest()[:16])
     _cross_checks(v, node, site)
     return site
-
-
-def _find(node: yaml.Node, *keys: str | int) -> yaml.Node | None:
-    """The node at a key path, for pointing errors at the right line."""
-    for key in keys:
-        if isinstance(key, int) and isinstance(node, yaml.SequenceNode) and key < len(node.value):
-            node = node.value[key]
-        elif isinstance(node, yaml.MappingNode):
-            for k, val in node.value:
-                if k.value == key:
-                    node = val
-                    break
-            else:
-                return node
-        else:
-            return node
-    return node
 
 
 def _validate_checks(v: Validator, root: yaml.Node, given: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -224,10 +243,10 @@ def _validate_checks(v: Validator, root: yaml.Node, given: dict[str, Any] | None
     out: dict[str, dict[str, Any]] = {}
     for name in names:
         if name not in table_:
-            raise v.error(_find(root, "checks", name), f"checks.{name}", "unknown check",
+            raise v.error(find_node(root, "checks", name), f"checks.{name}", "unknown check",
                           "valid checks: " + ", ".join(sorted(table_)))
         cls = registry.load(name)
-        opts_node = _find(root, "checks", name) if given is not None else None
+        opts_node = find_node(root, "checks", name) if given is not None else None
         if given is not None and given[name] is None:
             opts_node = None
         out[name] = v.table(opts_node, table(cls.description, cls.options), f"checks.{name}")
@@ -239,31 +258,18 @@ def _cross_checks(v: Validator, root: yaml.Node, site: SiteConfig) -> None:
     seen_netlocs: dict[str, str] = {}
     for i, host in enumerate(site.hosts):
         if host.key in seen_keys:
-            raise v.error(_find(root, "hosts", i, "key"), f"hosts[{i}].key",
+            raise v.error(find_node(root, "hosts", i, "key"), f"hosts[{i}].key",
                           f"duplicate host key {host.key!r}", "each host needs its own key")
         seen_keys[host.key] = i
         for netloc in host.netlocs:
             if netloc in seen_netlocs:
-                raise v.error(_find(root, "hosts", i, "url"), f"hosts[{i}].url",
+                raise v.error(find_node(root, "hosts", i, "url"), f"hosts[{i}].url",
                               f"host {netloc} is already covered by host {seen_netlocs[netloc]!r}",
                               "hosts must not overlap; use aliases for a second name of one host")
             seen_netlocs[netloc] = host.key
     for i, cred in enumerate(site.auth):
         for hk in cred["hosts"]:
             if hk not in seen_keys:
-                raise v.error(_find(root, "auth", i, "hosts"), f"auth[{i}].hosts",
+                raise v.error(find_node(root, "auth", i, "hosts"), f"auth[{i}].hosts",
                               f"unknown host key {hk!r}", "valid host keys: " + ", ".join(seen_keys))
-    for net in site.crawl["allow_networks"]:
-        ipaddress.ip_network(net, strict=False)  # already validated; normalises
-    from .govschema import cross_check_gov
-
-    cross_check_gov(v, root, site, _find)
-
-
-def find_site_file(site_key: str, config_dir: Path) -> Path:
-    path = config_dir / "sites" / f"{site_key}.yaml"
-    if not path.exists():
-        known = sorted(p.stem for p in (config_dir / "sites").glob("*.yaml"))
-        raise ConfigError(path, None, "", f"no site file for site {site_key!r}",
-                          "known sites: " + (", ".join(known) or "none") + "; or pass --config PATH")
-    return path
+    cross_check_gov(v, root, site, find_node)

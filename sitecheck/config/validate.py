@@ -61,6 +61,23 @@ def compose(path: Path) -> yaml.Node | None:
         raise ConfigError(path, None, "", f"invalid YAML: {exc}") from None
 
 
+def find_node(node: yaml.Node, *keys: str | int) -> yaml.Node | None:
+    """The node at a key path (or the deepest one that exists), for pointing errors at the right line."""
+    for key in keys:
+        if isinstance(key, int) and isinstance(node, yaml.SequenceNode) and key < len(node.value):
+            node = node.value[key]
+        elif isinstance(node, yaml.MappingNode):
+            for k, val in node.value:
+                if k.value == key:
+                    node = val
+                    break
+            else:
+                return node
+        else:
+            return node
+    return node
+
+
 class Validator:
     """Converts a YAML node tree into plain Python values checked against a Setting."""
 

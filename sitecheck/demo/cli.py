@@ -12,12 +12,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from sitecheck.cmdline import python_module
 
-def add_parser(sub, common) -> None:
+
+def register(sub, common) -> None:
     demo = sub.add_parser("demo", help="the bundled demo site: a local replica of a government portal "
                                        "with planted faults",
                           description="Serve the demo portal (127.0.0.2-127.0.0.7, loopback only) or run "
                                       "the whole job against it.")
+    demo.set_defaults(handler=main)
     dsub = demo.add_subparsers(dest="demo_command", metavar="ACTION", required=True)
     sp = dsub.add_parser("serve", help="serve the demo site until interrupted")
     sp.add_argument("--port", type=int, default=8801, help="port on every demo host (0: any free port)")
@@ -50,7 +53,7 @@ def main(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="sitecheck-demo-") as tmp:
         ready, site_file = Path(tmp) / "ready.json", Path(tmp) / "demo.yaml"
-        server = subprocess.Popen([sys.executable, "-m", "sitecheck.cli", "demo", "serve", "--port", str(args.port),
+        server = subprocess.Popen([*python_module("sitecheck.cli"), "demo", "serve", "--port", str(args.port),
                                    "--ready-file", str(ready), "--write-site", str(site_file)],
                                   stdout=subprocess.DEVNULL)
         try:
@@ -62,7 +65,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 time.sleep(0.1)
             urls = json.loads(ready.read_text())["urls"]
             print(f"demo site serving: portal {urls['portal']}", flush=True)
-            cmd = [sys.executable, "-m", "sitecheck.cli", "run", "--config", str(site_file),
+            cmd = [*python_module("sitecheck.cli"), "run", "--config", str(site_file),
                    "--fail-on", args.fail_on]
             if args.db:
                 cmd += ["--db", args.db]

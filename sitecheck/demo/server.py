@@ -24,12 +24,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sitecheck import bundled
 from sitecheck.textparse.dates import china_today
 
 from . import manifest as M
 from .content import DemoSite, Resource
 
-DEMO_SITE_FILE = Path(__file__).resolve().parents[2] / "config" / "sites" / "demo.yaml"
+DEMO_SITE_FILE = bundled.path("config", "sites", "demo.yaml")
 CHUNK = 64 * 1024
 _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 

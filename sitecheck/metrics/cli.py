@@ -8,11 +8,10 @@ import sys
 import threading
 from pathlib import Path
 
+from sitecheck.cmdline import EXIT_OK, EXIT_USAGE, UsageError
 from sitecheck.store import default_db_path
 
 from . import DEFAULT_HOST, DEFAULT_PORT  # the exporter itself (prometheus_client) loads when a command runs
-
-from sitecheck.cli import EXIT_OK, EXIT_USAGE  # noqa: E402 - one table of exit codes
 
 
 def register(sub, common) -> None:
@@ -64,8 +63,6 @@ def _db_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_exporter(args: argparse.Namespace) -> int:
-    from sitecheck.cli import UsageError
-
     try:
         host, port = parse_listen(args.listen)
     except ValueError as exc:

@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sitecheck.cmdline import UsageError, config_dir, open_store, site_from_args, user_site_files
+
 log = logging.getLogger("sitecheck.serve")
 
 DEFAULT_LISTEN = "127.0.0.1:9787"
@@ -39,7 +41,8 @@ def register(sub, common) -> None:
                         description="Long-running service. For each site: crawl on schedule.crawl (a child "
                                     "'sitecheck run'), probe on schedule.probe, notify the webhook, and serve "
                                     "Prometheus metrics read from the store. SIGTERM or Ctrl-C stops it cleanly: "
-                                    "running crawls get SIGTERM and are recorded as incomplete.")
+                                    "running crawls get SIGTERM and are recorded as incomplete. SIGHUP reads the "
+                                    "site files again (a file that does not load keeps the running configuration).")
     common(sp, site=False)
     sp.add_argument("--site", action="append", default=[], metavar="KEY",
                     help="site key (repeatable): reads <config-dir>/sites/<KEY>.yaml")
@@ -62,8 +65,6 @@ def register(sub, common) -> None:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from sitecheck.cli import open_store, site_from_args
-
     from .probe import probe_site
 
     site = site_from_args(args)
@@ -120,8 +121,6 @@ def _width(text: str) -> int:
 
 
 def cmd_availability(args: argparse.Namespace) -> int:
-    from sitecheck.cli import UsageError, open_store, site_from_args
-
     from .probe import availability
 
     site = site_from_args(args)
@@ -174,16 +173,12 @@ def format_availability(site, f: dict[str, Any]) -> str:
 
 
 def serve_sites(args: argparse.Namespace) -> list:
-    from sitecheck.cli import UsageError, config_dir
     from sitecheck.config import find_site_file, load_site
 
     paths: list[Path] = [Path(p) for p in args.config]
     paths += [find_site_file(key, config_dir(args)) for key in args.site]
     if args.all:
-        found = sorted((config_dir(args) / "sites").glob("*.yaml"))
-        if not found:
-            raise UsageError(f"--all: no site files in {config_dir(args) / 'sites'}")
-        paths += found
+        paths += user_site_files(args, "--all")
     if not paths:
         raise UsageError("name the sites to serve: --site KEY, --config PATH (both repeatable) or --all")
     sites, seen = [], {}
@@ -197,8 +192,6 @@ def serve_sites(args: argparse.Namespace) -> list:
 
 
 def parse_listen(text: str) -> tuple[str, int] | None:
-    from sitecheck.cli import UsageError
-
     if text.lower() in ("off", "none", ""):
         return None
     host, sep, port = text.rpartition(":")
@@ -208,8 +201,6 @@ def parse_listen(text: str) -> tuple[str, int] | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from sitecheck.cli import UsageError, open_store
-
     from .scheduler import Scheduler
 
     sites = serve_sites(args)
@@ -219,7 +210,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with open_store(args) as store:  # create and migrate the store before anything reads it
         db_path = store.path
     scheduler = Scheduler(sites, db_path, probe_interval=args.probe_interval, crawl_on_start=args.crawl_on_start,
-                          crawls=not args.no_crawl, stop_timeout=args.stop_timeout)
+                          crawls=not args.no_crawl, stop_timeout=args.stop_timeout,
+                          reload_sites=lambda: serve_sites(args))
     exporter = None
     if listen:
         try:
@@ -232,7 +224,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.warning("received %s: stopping", signal.Signals(signum).name)
         scheduler.stop()
 
+    def on_hangup(signum, _frame) -> None:
+        log.warning("received SIGHUP: reading the site files again")
+        scheduler.request_reload()
+
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hangup)
     print(f"sitecheck serve: {len(sites)} site(s) ({', '.join(s.key for s in sites)}), store {db_path}"
           + (f", metrics http://{listen[0]}:{listen[1]}/metrics" if listen else ""), flush=True)
     try:

@@ -10,7 +10,10 @@ before it could record anything gets a `failed` run row) and the loop goes on.
 
 Time is injected: `clock()` gives the current UTC time and `sleeper.sleep(s)`
 waits, so tests drive days of schedule in milliseconds.  `stop()` is safe to
-call from a signal handler; the loop then stops scheduling, sends SIGTERM to
+call from a signal handler, and so is `request_reload()` (SIGHUP): the loop then
+reads the site files again through `reload_sites` and plans every site's jobs
+anew; a running crawl goes on, and a file that does not load leaves the current
+configuration in place.  On stop the loop stops scheduling, sends SIGTERM to
 running crawls (Scrapy closes the run as `incomplete`), waits up to
 `stop_timeout` seconds, SIGKILLs what is left (the store marks such runs
 `incomplete` by their dead pid), waits for probe rounds and closes the store.
@@ -36,6 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from sitecheck.cmdline import python_module
 from sitecheck.config import ConfigError, SiteConfig
 from sitecheck.store import Store
 
@@ -64,7 +68,8 @@ class RealSleeper:
         self._event = threading.Event()
 
     def sleep(self, seconds: float) -> None:
-        self._event.wait(max(0.0, seconds))
+        if self._event.wait(max(0.0, seconds)):
+            self._event.clear()  # woken: the loop looks at its flags next, so a later wake is not lost
 
     def wake(self) -> None:
         self._event.set()
@@ -117,7 +122,7 @@ def crawl_command(site: SiteConfig, db_path: Path) -> list[str]:
     """`sitecheck run` for one site, in a child that dies with its parent (see `child_main`)."""
     if site.path is None:
         raise ValueError(f"site {site.key} was not loaded from a file; a crawl child needs one")
-    return [sys.executable, "-m", "sitecheck.probe.scheduler", str(os.getpid()), "run", "--config",
+    return [*python_module("sitecheck.probe.scheduler"), str(os.getpid()), "run", "--config",
             str(Path(site.path).resolve()), "--db", str(Path(db_path).resolve()), "--progress", "off"]
 
 
@@ -140,7 +145,7 @@ def child_main(argv: list[str]) -> int:
     _set_parent_death_signal(signal.SIGTERM)
     if os.getppid() != parent:  # the parent died before the signal was armed
         return EXIT_INTERRUPTED
-    from sitecheck.cli import main
+    from sitecheck.cli import main  # this child process is the `sitecheck` program itself
 
     return main(argv[1:])
 
@@ -187,12 +192,12 @@ class Scheduler:
                  probe: Callable[..., list] = probe_site, notifier: Callable[[SiteConfig], Notifier] = Notifier,
                  probe_interval: float | None = None, crawl_on_start: bool = False, crawls: bool = True,
                  stop_timeout: float = 30.0, poll_interval: float = 1.0, threaded_probes: bool = True,
-                 monotonic: Callable[[], float] = time.monotonic):
-        keys = [s.key for s in sites]
-        duplicates = sorted({k for k in keys if keys.count(k) > 1})
-        if duplicates:
-            raise ValueError(f"site {duplicates[0]!r} is given twice")
+                 monotonic: Callable[[], float] = time.monotonic,
+                 reload_sites: Callable[[], list[SiteConfig]] | None = None):
+        _check_sites(sites)
         self.sites = sites
+        self.reload_sites = reload_sites
+        self.make_notifier = notifier
         self.db_path = Path(db_path)
         self.clock = clock
         self.sleeper = sleeper or RealSleeper()
@@ -214,9 +219,8 @@ class Scheduler:
         self.counts: Counter = Counter()  # (site, job, what) -> n
         self.store: Store | None = None
         self._stop = threading.Event()
+        self._reload = threading.Event()
         self._probe_stop = threading.Event()
-        for site in sites:
-            _check_zone(site)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -225,13 +229,17 @@ class Scheduler:
         self.store = Store(self.db_path)
         for run_id in self.store.recover_interrupted():
             log.warning("run %d was interrupted (its crawl process is gone): marked incomplete", run_id)
-        now = self.clock()
+        self._plan(self.clock(), first=True)
+
+    def _plan(self, now: datetime, first: bool) -> None:
+        """Every site's crawl and probe jobs with their next due time (`first`: the start of `serve`)."""
         self.jobs = []
         for site in self.sites:
             sched = site.ops["schedule"]
             if self.crawls_enabled:
                 crawl = CronSchedule(sched["crawl"], sched["timezone"])
-                self.jobs.append(Job(site, CRAWL, crawl, now if self.crawl_on_start else crawl.next_after(now)))
+                start_now = first and self.crawl_on_start
+                self.jobs.append(Job(site, CRAWL, crawl, now if start_now else crawl.next_after(now)))
             probe: Schedule = (IntervalSchedule(self.probe_interval) if self.probe_interval
                                else CronSchedule(sched["probe"], sched["timezone"]))
             self.jobs.append(Job(site, PROBE, probe, now if self.probe_interval else probe.next_after(now)))
@@ -239,12 +247,42 @@ class Scheduler:
             log.info("site %s: %s %s, next at %s", job.site.key, job.kind, job.schedule,
                      job.next_due.isoformat(timespec="seconds"))
 
+    def request_reload(self) -> None:
+        """Ask the loop to read the site files again (SIGHUP); safe from a signal handler."""
+        self._reload.set()
+        self.sleeper.wake()
+
+    def reload(self, now: datetime) -> bool:
+        """Read the site files again and plan anew; on any error keep the current configuration."""
+        if self.reload_sites is None:
+            log.warning("reload requested, but this scheduler has no site files to read again")
+            return False
+        try:
+            sites = self.reload_sites()
+            _check_sites(sites)
+        except Exception as exc:  # noqa: BLE001 - a bad edit must not stop the service
+            log.error("reload failed, the configuration stays as it was: %s", exc)
+            self._event(now, "*", "config", "failed", str(exc))
+            return False
+        old = {s.key: s for s in self.sites}
+        self.notifiers = {s.key: self.notifiers[s.key] if s.key in old and old[s.key].digest == s.digest
+                          else self.make_notifier(s) for s in sites}
+        self.sites = sites
+        self._plan(now, first=False)
+        # Warning level, like the stop message, so an operator sees it at the default verbosity.
+        log.warning("configuration reloaded: %d site(s) (%s)", len(sites), ", ".join(s.key for s in sites))
+        self._event(now, "*", "config", "reloaded", ", ".join(s.key for s in sites))
+        return True
+
     def run(self) -> None:
         """The main loop: start, tick until stopped, shut down (even after an unexpected error)."""
         self.start()
         try:
             while not self._stop.is_set():
                 now = self.clock()
+                if self._reload.is_set():
+                    self._reload.clear()
+                    self.reload(now)
                 self.tick(now)
                 if self._stop.is_set():
                     break
@@ -382,8 +420,9 @@ class Scheduler:
             "incomplete" if status == "incomplete" else "failed"
         self._event(now, site.key, CRAWL, what, f"run {run_id} {status}, exit code {code}"
                     + (f": {errors}" if errors and what == "failed" else ""))
-        if status == "complete":  # an interrupted crawl's verdict rests on part of the site: no alarm
-            self.notifiers[site.key].after_run(self.store, run_id)
+        notifier = self.notifiers.get(site.key)  # None: the site left the configuration meanwhile
+        if status == "complete" and notifier is not None:  # an interrupted crawl's verdict rests on part
+            notifier.after_run(self.store, run_id)  # of the site: no alarm
 
     # --- probes ------------------------------------------------------------------------------
 
@@ -407,7 +446,7 @@ class Scheduler:
                 self._event(self.clock(), site.key, PROBE, "finished",
                             f"{len(results) - len(failed)}/{len(results)} ok"
                             + "".join(f"; {r.url}: {r.reason.value}" for r in failed[:5]))
-                notifier = self.notifiers[site.key]
+                notifier = self.notifiers.get(site.key) or self.make_notifier(site)
                 notifier.after_probes(store, results)
                 notifier.after_availability(availability_for(store, site, self.clock()))
         except Exception as exc:  # noqa: BLE001 - a failed round is logged and the next one runs
@@ -421,6 +460,15 @@ class Scheduler:
         self.counts[(site, job, what)] += 1
         level = logging.WARNING if what in ("skipped", "failed", "incomplete") else logging.INFO
         log.log(level, "site %s: %s %s%s", site, job, what, f" ({detail})" if detail else "")
+
+
+def _check_sites(sites: list[SiteConfig]) -> None:
+    keys = [s.key for s in sites]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise ValueError(f"site {duplicates[0]!r} is given twice")
+    for site in sites:
+        _check_zone(site)
 
 
 def _check_zone(site: SiteConfig) -> None:

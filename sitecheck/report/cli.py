@@ -7,11 +7,12 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sitecheck.cmdline import EXIT_OK, EXIT_USAGE, open_store, site_from_args
+
 from .i18n import LANGS
 from .period import PeriodError, resolve
 
 FORMATS = ("docx", "html", "json")
-from sitecheck.cli import EXIT_OK, EXIT_USAGE  # noqa: E402 - one table of exit codes
 
 
 def register(sub, common) -> None:
@@ -43,8 +44,6 @@ def _formats(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace, now: datetime | None = None) -> int:
-    from sitecheck.cli import open_store, site_from_args
-
     from .data import ReportError, build_report
     from .render_docx import write_docx
     from .render_html import write_html

@@ -19,7 +19,7 @@ try:
 except Exception:  # no tz database: China has had no daylight saving since 1991
     SHANGHAI = timezone(timedelta(hours=8))
 
-_QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]\s*([1-4])\s*$")
+_QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]\s*(\d+)\s*$")
 
 
 class PeriodError(ValueError):
@@ -88,7 +88,7 @@ def local_day(moment: datetime) -> date:
 
 def quarter(year: int, q: int) -> Period:
     if not 1 <= q <= 4:
-        raise PeriodError(f"no quarter {q}: quarters are 1 to 4")
+        raise PeriodError(f"no quarter {q} in {year}: quarters run 1 to 4 ({year}Q1 ... {year}Q4)")
     start = date(year, 3 * q - 2, 1)
     end = date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)
     return Period(start, end - timedelta(days=1), (year, q))
@@ -101,7 +101,8 @@ def quarter_of(day: date) -> Period:
 def parse_quarter(text: str) -> Period:
     m = _QUARTER.match(text or "")
     if not m:
-        raise PeriodError(f"cannot read quarter {text!r}: write it as 2026Q4")
+        raise PeriodError(f"cannot read quarter {text!r}: write it as the year, Q and the quarter 1-4, "
+                          "e.g. 2026Q4")
     return quarter(int(m.group(1)), int(m.group(2)))
 
 
