@@ -413,7 +413,8 @@ def test_interaction_board_unanswered_and_late(site):
     assert f1003.severity == Severity.CRITICAL and "120" in f1003.message
     stats = next(f for f in facts if f.name == "board.stats")
     assert stats.key == "主任信箱" and stats.value == {"count": 9, "answered": 4, "unanswered": 5, "late": 2,
-                                                     "median_reply_days": 102.5, "pages": 2}
+                                                     "median_reply_days": 102.5, "pages": 2,
+                                                     "reply_date_unknown": 0, "unread_pages": []}
     msg = next(f for f in facts if f.name == "board.message" and f.key == "msg-1007")
     assert msg.value["reply_days"] == 100 and msg.value["replied"] == ago(30)
 
