@@ -39,11 +39,12 @@ def _own_label(a) -> str:
 
 
 def _block(a):
-    """The nearest ancestor with a short visible text of its own (the section heading's block)."""
+    """The nearest ancestor with a short visible text of its own (the section heading's block): at most
+    a heading and its link, not a list of items."""
     el = a
     for _ in range(_MAX_LEVELS):
         el = el.getparent()
-        if el is None:
+        if el is None or sum(1 for _ in zip(range(3), el.iter("a"))) > 2:
             return None
         text = " ".join((el.text_content() or "").split())
         if len(text) > _MAX_BLOCK_TEXT:
