@@ -76,7 +76,7 @@ class EntriesCheck(Check):
         if not page.is_homepage or not required or page.host_key in self._found:
             return ()
         anchors = [(link.url, link.text) for link in page.links if link.element == Element.A]
-        anchors += [(url, label) for url, label in link_labels(page.tree, page.url)]
+        anchors += link_labels(page.tree, page.url)
         forms = _form_labels(page)
         scripted_jiucuo = bool(marks.jiucuo(page.html))
         found: dict[str, str | None] = {}
