@@ -194,5 +194,6 @@ class InteractionCheck(Check):
         yield Fact("board.stats", {
             "count": len(board.messages), "answered": answered, "unanswered": unanswered, "late": late,
             "median_reply_days": statistics.median(reply_times) if reply_times else None,
-            "pages": board.pages, "reply_date_unknown": len(unread), "unread_pages": sorted(unread)[:_MAX_UNREAD_LISTED],
+            "pages": board.pages, "reply_date_unknown": len(unread),
+            "unread_pages": sorted(unread)[:_MAX_UNREAD_LISTED],
         }, board.host_key, key=board.name, check=self.name)

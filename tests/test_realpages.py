@@ -28,6 +28,7 @@ from sitecheck.crawler.pagination import pagination_urls
 from sitecheck.crawler.urls import kind_of
 from sitecheck.model import Element, Fact, Severity, TargetKind
 from sitecheck.textparse import marks
+from sitecheck.textparse.entrylabels import link_labels
 from sitecheck.textparse.pubdate import article_dates
 
 from .test_checks_gov import FakeRun, crawled, make, run_check
@@ -296,6 +297,11 @@ def test_entries_on_real_homepages(real_page):
     _findings, facts = run_check(make(EntriesCheck, site), [page], FakeRun(site))
     assert next(f for f in facts if f.name == "entries.homepage").value == {
         "present": ["互动交流", "信息公开", "我为政府网站找错", "政务服务", "站内搜索"], "missing": ["网站地图"]}
+    # The section's "更多 >>" link is named by the heading a visitor sees next to it.
+    assert ("https://www.gov.cn/fuwu/gongmin/", "更多 >> 为民服务 更多 >>") in link_labels(page.tree, page.url)
+    site, page = real_page("yichun_home")
+    _findings, facts = run_check(make(EntriesCheck, site), [page], FakeRun(site))
+    assert next(f for f in facts if f.name == "entries.homepage").value == {"present": sorted(ENTRIES), "missing": []}
 
 
 def test_hidden_links_on_real_pages_are_not_reported(real_page):
