@@ -5,6 +5,7 @@ entries named by the text around a link, and boards whose reply dates are on the
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from sitecheck.checks.interaction import InteractionCheck
 from sitecheck.config import load_site
 from sitecheck.crawler.pagination import MAX_PAGES, pagination_urls
 from sitecheck.crawler.urls import kind_of
+from sitecheck.demo import content, manifest
 from sitecheck.model import Element, Severity, TargetKind
 from sitecheck.textparse.boards import MessagePage, message_page
 from sitecheck.textparse.dates import date_from_url, labelled_publication, month_from_url
@@ -221,3 +223,25 @@ def test_late_reply_read_from_message_pages_in_any_order(site):  # noqa: F811
             stats["reply_date_unknown"], stats["unread_pages"]) == (4, 3, 1, 62.5, 1, [board + "detail_4.html"])
     msg2 = next(f for f in facts if f.name == "board.message" and f.key == "msg-2").value
     assert (msg2["replied"], msg2["reply_days"], msg2["replied_from"]) == (ago(35).isoformat(), 5, "message_page")
+
+
+def test_demo_board_without_reply_column_gives_its_late_reply():
+    repo = Path(__file__).resolve().parents[1]
+    demo_site = load_site(repo / "config" / "sites" / "demo.yaml")
+    urls = {h.key: h.url for h in demo_site.hosts}
+    for extra in ("external", "dead"):
+        urls[extra] = manifest.host_url(urls, extra)
+    today = (NOW + timedelta(hours=8)).date()
+    demo = content.DemoSite(urls, today)
+    folder = "/" + manifest.STATUS_BOARD_DIR
+    pages = [crawled(urls["zxqy"] + path.lstrip("/"), res.body.decode("utf-8"), "zxqy")
+             for (host, path), res in sorted(demo.resources.items()) if host == "zxqy" and path.startswith(folder)]
+    lists = [p for p in pages if "/index" in p.url]
+    assert len(lists) == 2 and not any("回复时间" in p.visible_text for p in lists)
+    check = make(InteractionCheck, demo_site)
+    findings, facts = run_check(check, pages, FakeRun(demo_site))
+    late = [(f.details["board"], f.details["id"], f.details["reply_days"], f.details["replied_from"])
+            for f in findings if f.code == "interaction.late_reply"]
+    assert late == [("咨询留言", "msg-4004", 120, "message_page")]
+    stats = next(f.value for f in facts if f.name == "board.stats" and f.key == "咨询留言")
+    assert (stats["count"], stats["answered"], stats["late"], stats["reply_date_unknown"]) == (5, 4, 1, 0)

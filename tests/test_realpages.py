@@ -165,24 +165,27 @@ def test_full_finding_set_per_real_page(real_page, key):
 
 # --- what the inspector reads on each page ------------------------------------------------------------
 
-# key: (title, links, <a>/<area> links, site code, ICP, 公安备案, 找错 hosts)
+# key: (title, links, <a>/<area> links, site code, ICP, 公安备案, 找错 entries (host, site_code))
 FACTS = {
     "govcn_gongbao": ("全国人民代表大会常务委员会关于批准财政部发行特别国债购买外汇及调整2007\u3000年末国债余额限额的决议"
                       "__2007年第23号国务院公报_中国政府网", 84, 40,
                       "bm01000001", "京ICP备05070218号", "京公网安备11010202000001号", []),
     "zjfgw_hanweb": ("1-10月德清县固定资产投资结构趋稳趋优", 53, 33,
-                     "3300000020", "浙ICP备05018911号", "浙公网安备33010602009328号", ["121.43.68.40"]),
+                     "3300000020", "浙ICP备05018911号", "浙公网安备33010602009328号", [("121.43.68.40", "3300000020")]),
     "cmse_trs": ("天宫一号与神舟九号载人交会对接任务第二场新闻发布会_中国载人航天官方网站", 92, 69,
                  None, "京ICP备20027467号-1", None, []),
     "stats_62": ("2019年统计用区划代码", 33, 32, None, "京ICP备05034670号", None, []),
     "fzgg_sitegroup": ("甘肃省发展和改革委员会等部门关于印发《甘肃省关于加力支持工业企业设备更新的若干措施》的通知", 288, 266,
-                       "6200000079", "陇ICP备05003927号-4", "甘公网安备62010202004388号", ["zfwzgl.www.gov.cn"]),
+                       "6200000079", "陇ICP备05003927号-4", "甘公网安备62010202004388号",
+                       [("zfwzgl.www.gov.cn", "6200000079")]),  # not the commented-out Anhui copy
     "jyt_sitegroup": ("文件通知 - 甘肃省教育厅", 85, 62,
-                      "6200000068", "陇ICP备17003689号-1", "甘公网安备62010202000617号", ["zfwzgl.www.gov.cn"]),
+                      "6200000068", "陇ICP备17003689号-1", "甘公网安备62010202000617号",
+                      [("zfwzgl.www.gov.cn", "6200000068")]),
     "shanxi_trs": ("山西品牌丝路行（南美站）正式启动 - 山西省人民政府门户网站", 404, 375,
-                   "1400000045", "晋ICP备12000773号", "晋公网安备14010502050691号", ["pucha.kaipuyun.cn"]),
+                   "1400000045", "晋ICP备12000773号", "晋公网安备14010502050691号",
+                   [("pucha.kaipuyun.cn", "1400000045")]),
     "yichun_home": ("中国宜春", 490, 354, "3609000002", "赣ICP备06000141号", "赣公网安备36090202000004号",
-                    ["zfwzgl.www.gov.cn"]),
+                    [("zfwzgl.www.gov.cn", "3609000002")]),
     "govcn_home": ("中国政府网_中央人民政府门户网站", 311, 227,
                    "bm01000001", "京ICP备05070218号", "京公网安备11010202000001号", []),
 }
@@ -191,12 +194,12 @@ FACTS = {
 @pytest.mark.parametrize("key", sorted(FACTS))
 def test_title_links_and_marks(real_page, key):
     _site, page = real_page(key)
-    title, n_links, n_anchors, code, icp, beian, jiucuo_hosts = FACTS[key]
+    title, n_links, n_anchors, code, icp, beian, jiucuo = FACTS[key]
     assert page_title(page.tree) == title
     assert (len(page.links), sum(1 for lk in page.links if lk.element is Element.A)) == (n_links, n_anchors)
     text = marks.footer_text(page.html)
     assert (marks.site_code(text), marks.icp(text), marks.beian_label(text)) == (code, icp, beian)
-    assert [j.host for j in marks.jiucuo(page.html)] == jiucuo_hosts
+    assert [(j.host, j.site_code) for j in marks.jiucuo(page.html)] == jiucuo
 
 
 # key: (visible date, its label, PubDate meta, URL date, URL month, published)
