@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import re
+
 from sitecheck.model import Finding, Page, Severity
 
 from .base import Check, Output
+
+
+_SERVED = re.compile(r"served as ([\w.-]+)")  # crawler/decode.py's wording
 
 
 class EncodingCheck(Check):
@@ -20,8 +25,11 @@ class EncodingCheck(Check):
     def on_page(self, page: Page) -> Iterable[Output]:
         kind, _, detail = page.decode_problem.partition(": ")
         if kind == "mismatch":
+            served = _SERVED.match(detail)
             yield Finding("page.encoding_mismatch", Severity.WARNING, page.url, f"页面编码声明不一致：{detail}",
-                          self.name, page.host_key, details={"detail": detail, "encoding": page.encoding})
+                          self.name, page.host_key, page_url=page.url,
+                          details={"detail": detail, "encoding": page.encoding,
+                                   "declared": served.group(1) if served else None})
         elif kind == "invalid":
             yield Finding("page.invalid_bytes", Severity.WARNING, page.url, f"页面含有无效字节：{detail}",
                           self.name, page.host_key, details={"detail": detail, "encoding": page.encoding})

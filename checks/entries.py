@@ -2,8 +2,11 @@
 
 The list is per site (inspectors ask for new topical columns from time to time),
 so it lives in the site file's `entries`.  An entry is present when a homepage
-link's text or URL matches one of its patterns; 站内搜索 is also met by a search
-form.  Its link is broken when the crawl's target for it failed.
+link's text or URL matches one of its patterns, or what a visitor reads as the
+link's name (title, image alt or file name, the section heading around a "more"
+image link or an href-less heading anchor: sitecheck.textparse.entrylabels);
+站内搜索 is also met by a search form.  Its link is broken when the crawl's
+target for it failed.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Iterable
 
 from sitecheck.model import Element, Fact, Finding, Page, Severity
 from sitecheck.textparse import marks
+from sitecheck.textparse.entrylabels import link_labels
 
 from .base import Check, Output, RunView
 
@@ -71,15 +75,16 @@ class EntriesCheck(Check):
         required = self._required.get(page.host_key)
         if not page.is_homepage or not required or page.host_key in self._found:
             return ()
-        anchors = [link for link in page.links if link.element == Element.A]
+        anchors = [(link.url, link.text) for link in page.links if link.element == Element.A]
+        anchors += link_labels(page.tree, page.url)
         forms = _form_labels(page)
         scripted_jiucuo = bool(marks.jiucuo(page.html))
         found: dict[str, str | None] = {}
         for name, patterns in required:
             found[name] = None
-            for link in anchors:
-                if any(p.search(link.text) or p.search(link.url) for p in patterns):
-                    found[name] = link.url
+            for url, text in anchors:
+                if any(p.search(text) or (url and p.search(url)) for p in patterns):
+                    found[name] = url
                     break
             else:
                 if any(p.search(label) for p in patterns for label in forms):

@@ -4,7 +4,10 @@ The veto rule: no effective online consultation channel (信访 and 纪检举报
 count), or within the past year a message left unanswered for more than three
 months.  Boards are read with the per-host selectors of the site file; their
 list pages (index_N, ?page=N) are read too, messages keyed by id so a message
-seen on two pages counts once.
+seen on two pages counts once.  Where the list shows no reply date (only 留言时间
+and 状态), the reply date is read from the message's own page when the crawl
+fetched it (`message_page`); messages whose page was not fetched are counted in
+board.stats as `reply_date_unknown` with their URLs as `unread_pages`.
 """
 
 from __future__ import annotations
@@ -12,17 +15,21 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Iterable
+from dataclasses import replace
 
 from sitecheck.config.schema import Setting
 from sitecheck.model import Element, Fact, Finding, Page, Severity
 from sitecheck.scoring import rules_for_site
-from sitecheck.textparse.boards import Message, Selectors, extract_messages
+from sitecheck.textparse.boards import Message, MessagePage, Selectors, extract_messages, message_page
 from sitecheck.textparse.dates import china_today
 from sitecheck.textparse.urls import is_list_page, normalise
 
 from .base import Check, Output, RunView
 
 _MAX_MESSAGES_PER_BOARD = 20_000
+_MAX_MESSAGE_PAGES = 50_000
+_MAX_UNREAD_LISTED = 20
+_REPLY_WORDS = ("回复", "答复", "办结", "反馈", "回信")
 
 
 class _Board:
@@ -68,6 +75,8 @@ class InteractionCheck(Check):
         self._exclude = [re.compile(p) for p in self.opts["exclude_patterns"]]
         self._boards = [_Board(h.key, b) for h in site.hosts for b in h.gov.get("boards", [])]
         self._board_urls = {normalise(b.url) for b in self._boards}
+        self._board_hosts = {b.host_key for b in self._boards}
+        self._message_pages: dict[str, MessagePage] = {}  # normalised URL -> dates read on the page
         self._channels: dict[str, str | None] = {}  # host -> text of the channel link found (None: none)
         self._homepage: dict[str, str] = {}
 
@@ -75,14 +84,37 @@ class InteractionCheck(Check):
         if page.is_homepage and not self._channels.get(page.host_key):
             self._channels[page.host_key] = self._find_channel(page)
             self._homepage[page.host_key] = page.url
+        listed = False
         for board in self._boards:
             if board.host_key == page.host_key and (is_list_page(board.url, page.url)
                                                      or is_list_page(board.url, page.final_url)):
+                listed = True
                 board.pages += 1
                 for msg in extract_messages(page.tree, board.selectors, page.url):
                     if len(board.messages) < _MAX_MESSAGES_PER_BOARD:
                         board.messages.setdefault(msg.id, msg)
+        if not listed and page.host_key in self._board_hosts:
+            self._read_message_page(page)
         return ()
+
+    def _read_message_page(self, page: Page) -> None:
+        """Keep the dates of a page that shows a reply date: it may be a listed message's own page
+        (the crawl reaches pages in no fixed order, so they are matched to messages at the end)."""
+        if len(self._message_pages) >= _MAX_MESSAGE_PAGES or not any(w in page.html for w in _REPLY_WORDS):
+            return
+        found = message_page(page.visible_text)
+        if found is not None:
+            for url in {page.url, page.final_url}:
+                self._message_pages[normalise(url)] = found
+
+    def _with_page_dates(self, msg: Message) -> tuple[Message, bool]:
+        """The message with the reply date its own page shows, when the list shows none."""
+        if msg.replied is not None or not msg.url:
+            return msg, False
+        found = self._message_pages.get(normalise(msg.url))
+        if found is None:
+            return msg, False
+        return replace(msg, asked=msg.asked or found.asked, replied=found.replied), True
 
     def _find_channel(self, page: Page) -> str | None:
         for link in page.links:
@@ -121,16 +153,22 @@ class InteractionCheck(Check):
                           details=where)
         answered = unanswered = late = 0
         reply_times: list[int] = []
-        for msg in board.messages.values():
+        unread: list[str] = []
+        for listed in board.messages.values():
+            msg, from_page = self._with_page_dates(listed)
+            if msg.answered and msg.replied is None:
+                unread.append(msg.url or f"{board.url}#{msg.id}")
             url = msg.url or f"{board.url}#{msg.id}"
             if self.opts["message_facts"]:
                 yield Fact("board.message", {
                     "board": board.name, "title": msg.title, "url": url, "status": msg.status,
                     "asked": msg.asked.isoformat() if msg.asked else None,
                     "replied": msg.replied.isoformat() if msg.replied else None, "reply_days": msg.reply_days,
+                    "replied_from": "message_page" if from_page else ("list" if msg.replied else None),
                 }, board.host_key, key=msg.id, check=self.name)
             details = {**where, "id": msg.id, "title": msg.title,
-                       "asked": msg.asked.isoformat() if msg.asked else None, "limit_days": self.reply_days}
+                       "asked": msg.asked.isoformat() if msg.asked else None, "limit_days": self.reply_days,
+                       "replied_from": "message_page" if from_page else "list"}
             if msg.answered:
                 answered += 1
                 if msg.reply_days is not None:
@@ -156,5 +194,6 @@ class InteractionCheck(Check):
         yield Fact("board.stats", {
             "count": len(board.messages), "answered": answered, "unanswered": unanswered, "late": late,
             "median_reply_days": statistics.median(reply_times) if reply_times else None,
-            "pages": board.pages,
+            "pages": board.pages, "reply_date_unknown": len(unread),
+            "unread_pages": sorted(unread)[:_MAX_UNREAD_LISTED],
         }, board.host_key, key=board.name, check=self.name)

@@ -5,6 +5,10 @@ from the raw HTML (sitecheck.textparse.marks), not the DOM.  Homepages are
 checked in full; other pages are sampled for the footer marks and all pages
 are checked for the meta tags of their type, reported once per host and page
 type (a CMS template omits a tag on thousands of pages at once).
+
+Every article page's publication date is recorded as an `article.published` fact
+keyed by its URL (visible date, PubDate meta and URL date; the visible one wins):
+the report counts a period's publications from these stored dates.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sitecheck.config.schema import Setting, table
 from sitecheck.model import Element, Fact, Finding, Page, Severity
 from sitecheck.textparse import marks
 from sitecheck.textparse.dates import find_dates, publication_time
+from sitecheck.textparse.pubdate import article_dates
 
 from .base import Check, Output, RunView
 
@@ -120,7 +125,10 @@ class MarksCheck(Check):
         host = self._hosts.get(page.host_key)
         if host is None:
             return
-        self._tally_meta(page)
+        if self._tally_meta(page) == "article":
+            dates = article_dates(page.visible_text, page.meta, page.url)
+            if dates.published is not None or dates.url_month is not None:
+                yield Fact("article.published", dates.as_fact(), page.host_key, key=page.url, check=self.name)
         if page.is_homepage:
             if page.host_key not in self._homepages_done:
                 self._homepages_done.add(page.host_key)
@@ -142,11 +150,12 @@ class MarksCheck(Check):
             return "column"
         return None
 
-    def _tally_meta(self, page: Page) -> None:
-        meta_lower = {k.lower() for k in page.meta}
+    def _tally_meta(self, page: Page) -> str | None:
+        # A tag with empty content (SiteIDCode="") tells a reader nothing: it counts as missing.
+        meta_lower = {k.lower() for k, v in page.meta.items() if v}
         kind = self._page_type(page, meta_lower)
         if kind is None:
-            return
+            return None
         tally = self._meta.setdefault((page.host_key, kind), _MetaTally())
         tally.pages += 1
         missing = [t for t in self.opts["meta_required"][kind] if t.lower() not in meta_lower]
@@ -154,6 +163,7 @@ class MarksCheck(Check):
             tally.pages_missing += 1
             tally.tags.update(missing)
             _keep_first(tally.examples, page.url, self.opts["max_examples"])
+        return kind
 
     def _sample(self, page: Page) -> None:
         n = self.opts["sample_pages"]

@@ -4,14 +4,22 @@ Scrapy (w3lib) already decodes GBK/GB2312 as GB18030 and prefers the HTTP
 header, then a BOM, then the <meta> charset.  What it hides is a lie: a header
 that says UTF-8 over a GBK body decodes "successfully" into replacement
 characters.  So we re-check strictly, fall back to the <meta> charset when the
-header is wrong, and report what we found.
+header is wrong, and report what we found.  When nothing declares another charset
+(or the <meta> repeats the header's UTF-8) and the bytes are not UTF-8, they are
+tried as GB18030, the superset of the GBK and GB2312 that Chinese sites' older
+templates write: accepted when they decode strictly into mostly Chinese text.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 
 from w3lib.encoding import html_body_declared_encoding, resolve_encoding
+
+_UTF8 = frozenset({"utf-8", "utf8"})
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_CHINESE = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 
 
 def strict_decode(body: bytes, encoding: str) -> str:
@@ -38,4 +46,19 @@ def decode_page(body: bytes, scrapy_encoding: str, scrapy_text) -> tuple[str, st
             return text, declared, f"mismatch: served as {scrapy_encoding}, the page is {declared}"
         except (UnicodeDecodeError, LookupError):
             pass
+    if scrapy_encoding.lower() in _UTF8 and declared != "gb18030":
+        text = _as_gb18030(body)
+        if text is not None:
+            return text, "gb18030", f"mismatch: served as {scrapy_encoding}, the page is gb18030"
     return scrapy_text(), scrapy_encoding, f"invalid: bytes that are not valid {scrapy_encoding}"
+
+
+def _as_gb18030(body: bytes) -> str | None:
+    """The body as GB18030 when it decodes strictly and most of its non-ASCII characters are Chinese."""
+    try:
+        text = strict_decode(body, "gb18030")
+    except UnicodeDecodeError:
+        return None
+    sample = text[:200_000]
+    non_ascii = len(_NON_ASCII.findall(sample))
+    return text if non_ascii and len(_CHINESE.findall(sample)) >= 0.8 * non_ascii else None

@@ -20,8 +20,8 @@ _SRC_TAGS = frozenset({"img", "iframe", "frame", "script"})
 # libxml2 merges a union in quadratic time.)
 _HAS_HIDDEN_ATTRIBUTE = etree.XPath("boolean(//@hidden)")
 # CSS allows whitespace around the colon and any case; lxml has already decoded character
-# references in attribute values.
-HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+# references in attribute values.  Spam injections also move their block far off screen.
+HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|(?:left|top)\s*:\s*-\d{3,}", re.I)
 _STYLES = etree.XPath("//@style", smart_strings=False)
 _STYLED = etree.XPath("//*[@style]")
 _HIDDEN_OR_STYLED = etree.XPath("//*[@hidden or @style]")

@@ -21,7 +21,8 @@ from .extract import extract_links
 from .pagination import pagination_urls
 from .urls import normalize
 
-_TITLE = etree.XPath("//title/text()")  # compiled once: tree.xpath(str) compiles on every call
+_TITLE = etree.XPath("(//title)[1]//text()")  # compiled once: tree.xpath(str) compiles on every call
+_ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
 _HEADINGS = etree.XPath("//h1//text()|//h2//text()")
 
 
@@ -42,6 +43,12 @@ class PageRules:
                    frozenset(p.lower() for p in crawl["session_params"]))
 
 
+def page_title(tree) -> str:
+    """The title a browser shows: the first <title> only (a second one in the body is text), with
+    runs of ASCII whitespace folded and full-width spaces (U+3000) kept as written."""
+    return _ASCII_SPACE.sub(" ", "".join(_TITLE(tree))).strip(" ")[:300]
+
+
 def read_page(page: Page, base_url: str, rules: PageRules) -> list[tuple[str, str, Element]] | None:
     """Set `page.title` and `page.links`; the page's distinct links, or None for a soft-404 page.
 
@@ -50,7 +57,7 @@ def read_page(page: Page, base_url: str, rules: PageRules) -> list[tuple[str, st
     million in a large crawl: the loop is kept lean on purpose.
     """
     tree = page.tree
-    page.title = " ".join(" ".join(_TITLE(tree)).split())[:300]
+    page.title = page_title(tree)
     headings = " ".join(_HEADINGS(tree))[:500]
     if is_soft404(rules.soft404, page.title + " " + headings, page.visible_text):
         return None

@@ -8,6 +8,7 @@ from collections import Counter
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sitecheck.model import Element, TargetKind
+from sitecheck.textparse.linkkind import kind_hint
 
 ATTACHMENT_EXTENSIONS = frozenset(
     "doc docx pdf xls xlsx wps et dps ppt pptx zip rar 7z gz tar txt csv ofd ceb caj xml".split())
@@ -95,6 +96,8 @@ def extension(url: str) -> str:
 
 def kind_of(url: str, element: Element, in_scope: bool) -> TargetKind:
     """Decide how a target is fetched before fetching it: by element, then by extension."""
+    if (hint := kind_hint(url, element)) is not None:  # <link href=….xml>, downfile.jsp?filename=….xls
+        return hint
     ext = extension(url)
     if element == Element.IMG or ext in IMAGE_EXTENSIONS:
         return TargetKind.IMAGE

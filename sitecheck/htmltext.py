@@ -1,8 +1,18 @@
-"""Visible text of an HTML tree: what a reader of the page sees."""
+"""An HTML document read as a browser reads it, and its visible text: what a reader of the page sees."""
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
+from lxml import html as lxml_html
+
+# libxml2 drops everything after the first `</html>`; a browser ignores that end tag and keeps
+# reading into the body.  CMS templates that glue a header include (with its own `</html>`) onto
+# the page leave one early, so every `</html>` is removed before parsing: the parser closes the
+# document at the end of the text anyway.
+_HTML_END = re.compile(r"</html\s*>", re.I)
+_PARSER: lxml_html.HTMLParser | None = None
 
 _INVISIBLE_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title"})
 
@@ -17,6 +27,24 @@ _STYLESHEET = b"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/199
 <xsl:template match="text()"><xsl:copy/><xsl:text> </xsl:text></xsl:template>
 </xsl:stylesheet>"""
 _TRANSFORM = None
+
+
+def parse_document(text: str):
+    """The lxml tree of a page's markup, the whole document however its templates closed it.
+
+    Never raises: markup lxml rejects outright gives an empty document.
+    """
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = lxml_html.HTMLParser(encoding="utf-8", huge_tree=False)
+    if not text.strip():
+        text = "<html></html>"
+    elif "</" in text:
+        text = _HTML_END.sub("", text)
+    try:
+        return lxml_html.document_fromstring(text.encode("utf-8", "replace"), parser=_PARSER)
+    except Exception:  # noqa: BLE001 - lxml rejects some hostile documents outright
+        return lxml_html.document_fromstring(b"<html></html>")
 
 
 def visible_text(tree) -> str:

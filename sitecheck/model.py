@@ -189,15 +189,10 @@ class Page:
 
     @cached_property
     def tree(self):
-        """lxml HTML tree (lxml is much faster than BeautifulSoup on the hot path)."""
-        import lxml.html
+        """lxml HTML tree, read as a browser reads the markup (sitecheck.htmltext.parse_document)."""
+        from sitecheck.htmltext import parse_document
 
-        text = self.html if self.html.strip() else "<html></html>"
-        try:
-            return lxml.html.document_fromstring(text.encode("utf-8", "replace"),
-                                                 parser=_utf8_parser())
-        except Exception:  # lxml rejects some hostile documents outright
-            return lxml.html.document_fromstring(b"<html></html>")
+        return parse_document(self.html)
 
     @cached_property
     def meta(self) -> dict[str, str]:
@@ -216,18 +211,6 @@ class Page:
         from sitecheck.htmltext import visible_text
 
         return visible_text(self.tree)
-
-
-_PARSER = None
-
-
-def _utf8_parser():
-    global _PARSER
-    if _PARSER is None:
-        import lxml.html
-
-        _PARSER = lxml.html.HTMLParser(encoding="utf-8", huge_tree=False)
-    return _PARSER
 
 
 @dataclass(slots=True)

@@ -9,14 +9,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from sitecheck.config import load_site
 from sitecheck.demo import manifest as M
 from sitecheck.demo.server import DemoServer
+from sitecheck.report.data import build_report
+from sitecheck.report.period import parse_quarter
 from sitecheck.store import Store
+from sitecheck.textparse.urls import normalise
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,3 +208,20 @@ def test_verdict_names_the_right_veto_items(crawl):
     assert status == {"unreachable": "no_data", "homepage_stale": "veto", "columns_stale": "pass",
                       "interaction_poor": "veto", "service_useless": "veto", "serious_error": "veto"}
     assert verdict["result"] == "不合格" and verdict["estimate"] is True
+
+
+def test_publications_counted_from_stored_publication_dates(crawl):
+    today = crawl["today"]
+    period = parse_quarter(f"{today.year}Q{(today.month - 1) // 3 + 1}")
+    site = load_site(crawl["db"].parent / "demo.yaml")
+    with Store(crawl["db"], readonly=True) as store:
+        run = store.latest_run("demo")
+        stored = {f.key: f.value for f in store.facts(run.id, "article.published")}
+        report = build_report(store, "demo", period, now=datetime.now(timezone.utc), site=site)
+    # Every demo article shows 发布时间: the stored date is the visible one, equal to its PubDate meta.
+    assert len(stored) > 50 and {v["source"] for v in stored.values()} == {"visible"}
+    assert all(v["date"] == v["meta"][:10] for v in stored.values())
+    in_period = {normalise(u) for u, v in stored.items() if period.contains_day(date.fromisoformat(v["date"]))}
+    pub = report["statistics"]["publications"]
+    assert (pub["total"], pub["method"], pub["by_source"]) == (len(in_period), "stored_date",
+                                                                {"stored": len(in_period)})

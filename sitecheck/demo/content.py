@@ -361,6 +361,7 @@ class DemoSite:
         self._zxqy()
         self._gbk()
         self._qgw()
+        self._status_board("zxqy", M.STATUS_BOARD)
         self._external()
 
     # --- lookup -------------------------------------------------------------------------
@@ -698,6 +699,41 @@ class DemoSite:
                   '<form class="write" action="./write.do" method="post"><p>标题：<input name="title"></p>'
                   '<p>内容：<textarea name="content"></textarea></p><p><input type="submit" value="提交"></p></form>')
 
+    def _status_board(self, host: str, messages: dict[str, tuple[int, int | None]]) -> None:
+        """A board whose list pages show only 留言时间 and 状态 (G3b): the reply date is on each message's
+        own page.  Two list pages, the second written by TRS's `var countPage` script."""
+        ext = HOSTS[host].ext
+        folder = "/" + M.STATUS_BOARD_DIR
+        rows = []
+        for n, (msg_id, (asked_ago, reply_days)) in enumerate(messages.items()):
+            asked = self.today - timedelta(days=asked_ago)
+            replied = asked + timedelta(days=reply_days) if reply_days is not None else None
+            title = BOARD_TITLES[(n + 3) % len(BOARD_TITLES)]
+            number = msg_id.split("-")[1]
+            rows.append(f'<li class="message" id="{msg_id}"><a class="title" href="./detail_{number}.{ext}">{title}</a>'
+                        f'<span class="asked">{asked:%Y-%m-%d}</span>'
+                        f'<span class="status">{"已回复" if replied else "办理中"}</span></li>')
+            reply = (f"<p>回复单位：{HOSTS[host].organiser}</p><p>回复时间：{replied:%Y-%m-%d}</p>"
+                     "<p>回复内容：您好！您的咨询已收悉，相关政策请参阅本网政策法规栏目。</p>"
+                     if replied else "<p>办理状态：办理中</p>")
+            self.page(host, f"{folder}detail_{number}.{ext}", title,
+                      f'<div class="msg-detail"><h2>{title}</h2><p>留言人：李**</p><p>留言时间：{asked:%Y-%m-%d}</p>'
+                      f"<p>留言内容：{title}，请予答复。</p>{reply}</div>")
+        per_page = 3
+        pages = [rows[i:i + per_page] for i in range(0, len(rows), per_page)]
+        for current, page_rows in enumerate(pages):
+            pager = (f"<script>\nvar currentPage = {current};//所在页从0开始\nvar countPage = {len(pages)}//共多少页\n"
+                     'document.write("共"+countPage+"页&nbsp;");\n'
+                     'if(currentPage>0) document.write("<a href=\\"index.' + ext + '\\">首页</a>");\n'
+                     'if(currentPage<countPage-1) document.write("<a href=\\"index_" + (currentPage+1) + ".'
+                     + ext + '\\">下一页</a>");\n</script>')
+            body = (f'<div class="crumb">当前位置：<a href="/">首页</a> &gt; 咨询留言</div>\n<div class="board">'
+                    f'<h2>咨询留言</h2>\n<div class="thead"><span>留言标题</span><span>留言时间</span>'
+                    f'<span>状态</span></div>\n<ul class="msglist">\n' + "\n".join(page_rows)
+                    + f"\n</ul>\n<div class=\"page\">{pager}</div></div>")
+            name = "index" if current == 0 else f"index_{current}"
+            self.page(host, f"{folder}{name}.{ext}", "咨询留言", body, _column_meta(host, "咨询留言", "互动交流"))
+
     def _guides(self) -> None:
         rows = []
         for key, (name, missing) in GUIDES.items():
@@ -775,7 +811,8 @@ class DemoSite:
         self._subsite_home("zxqy", [
             self._box("zxqy", "/tzgg/", "%Y年%m月%d日"), self._box("zxqy", "/zcfg/", "[%Y-%m-%d]"),
             self._box("zxqy", "/gzdt/", "%Y-%m-%d"), self._box("zxqy", "/zcjd/", "%Y-%m-%d")],
-            '<div class="box"><h3>互动交流</h3><ul><li><a href="./hdjl/zrxx/index.html">主任信箱</a></li></ul></div>')
+            '<div class="box"><h3>互动交流</h3><ul><li><a href="./hdjl/zrxx/index.html">主任信箱</a></li>'
+            f'<li><a href="./{M.STATUS_BOARD_DIR}index.html">咨询留言</a></li></ul></div>')
         self._board("zxqy", SUB_BOARDS["zxqy"])
 
     def _gbk(self) -> None:

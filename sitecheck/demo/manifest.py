@@ -138,6 +138,9 @@ GOV: list[dict] = [
      "expect": {"board": "主任信箱", "message": "msg-1003", "asked_days_ago": 120}},
     {"id": "G3-late-reply", "host": "portal", "path": "/hdjl/zrxx/index.html", "kind": "interaction.late_reply",
      "expect": {"board": "主任信箱", "message": "msg-1007", "asked_days_ago": 200, "reply_days": 100}},
+    {"id": "G3b-late-reply-on-message-page", "host": "zxqy", "path": "/hdjl/zxly/index.html",
+     "kind": "interaction.late_reply",
+     "expect": {"board": "咨询留言", "message": "msg-4004", "asked_days_ago": 180, "reply_days": 120}},
     {"id": "G4-stale-notices", "host": "portal", "path": "/tzgg/index.html", "kind": "column.stale",
      "expect": {"column": "通知公告", "category": "通知公告", "age_days": 200}},
     {"id": "G4-stale-news", "host": "zxqy", "path": "/gzdt/index.html", "kind": "column.stale",
@@ -178,6 +181,15 @@ PORTAL_BOARD: dict[str, tuple[int, int | None]] = {
     "msg-1001": (3, 1), "msg-1002": (21, 4), "msg-1003": (120, None), "msg-1004": (45, 6),
     "msg-1005": (70, 3), "msg-1006": (150, 9), "msg-1007": (200, 100), "msg-1008": (240, 5),
     "msg-1009": (290, 2), "msg-1010": (335, 7),
+}
+
+
+# The board whose list pages show only 留言时间 and 状态 (G3b); the reply date is on each message's page.
+# msg-4004 was answered 120 days after it was asked: a late reply found only on its own page.
+STATUS_BOARD_DIR = "hdjl/zxly/"
+STATUS_BOARD: dict[str, tuple[int, int | None]] = {
+    "msg-4001": (6, 2), "msg-4002": (40, 5), "msg-4003": (75, None), "msg-4004": (180, 120),
+    "msg-4005": (250, 8),
 }
 
 

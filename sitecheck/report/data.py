@@ -509,23 +509,57 @@ def _result_rank(result: str | None) -> int | None:
 # --- statistics ----------------------------------------------------------------------------
 
 
+def _stored_publication_dates(store: Store, ids: list[int]) -> dict[str, date | tuple[int, int]]:
+    """URL -> publication date recorded by the marks check (`article.published` facts), the latest
+    run's reading winning; a month (year, month) where the page showed no day and its URL only a month."""
+    found: dict[str, date | tuple[int, int]] = {}
+    for key, value in store.db.execute(
+            f"SELECT key, value FROM facts WHERE run_id IN ({_marks(ids)}) AND name = 'article.published' "
+            "ORDER BY run_id", ids):
+        try:
+            data = json.loads(value)
+            if data.get("date"):
+                found[key] = date.fromisoformat(data["date"])
+            elif data.get("url_month"):
+                year, month = data["url_month"].split("-")
+                found[key] = (int(year), int(month))
+        except (TypeError, ValueError, AttributeError):
+            continue
+    return found
+
+
 def _publications(store: Store, site_key: str, period: Period, index: SiteIndex, rules: Any | None,
                   lang: str) -> dict[str, Any]:
+    """Items published in the period, per configured column: by the publication date stored for each
+    article page (visible date, else PubDate meta, else URL), and by the URL's date for pages crawled
+    before dates were stored."""
     runs, _ = _complete_runs(store, site_key, period.start_utc,
                              period.end_utc + timedelta(days=PUBLICATION_GRACE_DAYS))
     ids = [r.id for r in runs]
     seen: set[str] = set()
     per_column: Counter = Counter()
+    by_source: Counter = Counter()
     unassigned = 0
     if ids:
+        stored = _stored_publication_dates(store, ids)
         for (url,) in store.db.execute(
                 f"SELECT DISTINCT url FROM pages WHERE run_id IN ({_marks(ids)}) AND kind = 'page' AND reason = 'ok'",
                 ids):
-            day = date_from_url(url)
+            when = stored.get(url)
+            source = "stored" if when is not None else "url_date"
+            if when is None:
+                when = date_from_url(url)
+            if isinstance(when, tuple):  # a month: inside the period when its first and last day are
+                first = date(when[0], when[1], 1)
+                last = date(when[0] + when[1] // 12, when[1] % 12 + 1, 1) - timedelta(days=1)
+                inside = period.contains_day(first) and period.contains_day(last)
+            else:
+                inside = when is not None and period.contains_day(when)
             key = normalise(url)
-            if day is None or not period.contains_day(day) or key in seen:
+            if not inside or key in seen:
                 continue
             seen.add(key)
+            by_source[source] += 1
             column = index.column_of(url)
             if column is None:
                 unassigned += 1
@@ -542,7 +576,8 @@ def _publications(store: Store, site_key: str, period: Period, index: SiteIndex,
         by_category[row["category"]] += row["count"]
     return {"total": len(seen), "unassigned": unassigned,
             "by_category": [{"category": k, "count": v} for k, v in by_category.items()],
-            "by_column": by_column, "method": "url_date", "note": tr("stat.publications_note", lang)}
+            "by_column": by_column, "method": "stored_date", "by_source": dict(sorted(by_source.items())),
+            "note": tr("stat.publications_note", lang)}
 
 
 def _bucket_label(lo: int, hi: int | None, lang: str) -> str:

@@ -123,9 +123,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "stat.count": ("发布数量", "Items"),
     "stat.total": ("合计", "Total"),
     "stat.unassigned": ("未归入配置栏目", "Not under a configured column"),
-    "stat.publications_note": ("按文章网址中的发布日期（tYYYYMMDD_）统计本期发布的信息，按其所在的配置栏目归类。",
-                               "Articles whose URL carries a date in the period (tYYYYMMDD_), grouped by the "
-                               "configured column they sit under."),
+    "stat.publications_note": ("按每篇文章页面显示的发布日期（无则取 PubDate 元数据，再无则取网址中的日期）"
+                               "统计本期发布的信息，按其所在的配置栏目归类。",
+                               "Articles published in the period by the date each page shows (else its PubDate "
+                               "meta tag, else the date in its URL), grouped by the configured column they sit "
+                               "under."),
     "stat.board": ("留言板", "Board"),
     "stat.received": ("本期收到留言", "Received"),
     "stat.answered": ("其中已回复", "of which answered"),

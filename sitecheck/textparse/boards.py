@@ -2,7 +2,9 @@
 
 Layouts differ per site, so every selector comes from the site file
 (defaults in govschema.BOARD).  A message is answered when it shows a reply
-date or an answered status (已回复, 已办结, 已答复 ...).
+date or an answered status (已回复, 已办结, 已答复 ...).  Boards whose list pages
+show only 留言时间 and 状态 give the reply date on each message's own page
+(`message_page`: 留言时间：… 回复时间：…).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from .dates import parse_date
 _ANSWERED = re.compile(r"已(?:回复|答复|办结|处理|反馈|回应)|办结|回复完成")
 _PENDING = re.compile(r"未(?:回复|答复|办结|处理)|待(?:回复|处理|办理)|办理中|处理中|正在办理|受理中")
 _MAX_MESSAGES = 5000
+_ASKED_LABEL = re.compile(r"(?:留言|提问|来信|咨询|写信|提交|诉求)\s*(?:时\s*间|日\s*期)\s*[:：]?")
+_REPLIED_LABEL = re.compile(r"(?:回复|答复|办结|反馈|回信|处理|办理)\s*(?:时\s*间|日\s*期)\s*[:：]?")
+_DATE_NEXT = re.compile(r"\s*[0-9０-９]")  # a label followed by its date, not by another field
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,34 @@ class Message:
         return (self.replied - self.asked).days
 
 
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """The dates a message's own page shows."""
+
+    asked: date | None
+    replied: date | None
+
+
+def _labelled_date(text: str, label: re.Pattern) -> date | None:
+    for m in label.finditer(text):
+        if _DATE_NEXT.match(text, m.end()):
+            found = parse_date(text[m.end(): m.end() + 40])
+            if found is not None:
+                return found
+    return None
+
+
+def message_page(text: str) -> MessagePage | None:
+    """The asked and replied dates of a message page's visible text, or None when it shows no reply date."""
+    try:
+        replied = _labelled_date(text, _REPLIED_LABEL)
+        if replied is None:
+            return None
+        return MessagePage(_labelled_date(text, _ASKED_LABEL), replied)
+    except Exception:
+        return None
+
+
 def _text_of(item, selector: str) -> tuple[str, object | None]:
     if not selector:
         return "", None
@@ -77,12 +110,12 @@ def _link_of(el, item, base_url: str) -> str:
 
 
 def _as_tree(doc):
-    if isinstance(doc, (str, bytes)):
-        import lxml.html
+    if isinstance(doc, bytes):
+        doc = doc.decode("utf-8", "replace")
+    if isinstance(doc, str):
+        from sitecheck.htmltext import parse_document
 
-        if not doc.strip():
-            return None
-        return lxml.html.document_fromstring(doc)
+        return parse_document(doc) if doc.strip() else None
     return doc
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta, timezone
+from urllib.parse import urlsplit
 
 CHINA = timezone(timedelta(hours=8))  # no daylight saving since 1991
 _MIN_YEAR, _MAX_YEAR = 1990, 2100
@@ -21,8 +22,12 @@ _DATE = re.compile(
     r"(?<![\d.])(\d{4})(?:([-/.])(\d{1,2})\2(\d{1,2})|\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?)(?![\d])"
 )
 _CLOCK = re.compile(r"\s*(\d{1,2}):(\d{2})(?::(\d{2}))?")
-# 发布时间 / 发文日期 ..., or a bare 时间 / 日期 that is not part of another label (留言时间, 回复时间).
-_PUB_LABEL = re.compile(r"(?:(?:发布|发文|印发|成文)|(?<![\u4e00-\u9fff]))(?:时间|日期)\s*[:：]?\s*")
+# 发布时间 / 发文日期 / 成文日期 / 生成日期 ..., or a bare 时间 / 日期 that is not part of another label
+# (留言时间, 回复时间); templates pad labels with (full-width) spaces: 时　间：, 发布日期 ：.  `\s` covers
+# U+3000, and the full-width colon is already folded by _normalise.
+_PUB_LABEL = re.compile(r"(?:(发布|发文|印发|成文|生成)\s*|(?<![\u4e00-\u9fff]))(?:时\s*间|日\s*期)\s*:?\s*")
+# Which label wins when a page shows several (信息公开 pages show 成文日期 and 发布日期): publication first.
+_LABEL_RANK = {"发布": 0, "生成": 1, None: 2, "发文": 3, "印发": 3, "成文": 3}
 
 _URL_DATES = (
     re.compile(r"(?<![0-9A-Za-z])t((?:19|20)\d{2})(\d{2})(\d{2})_"),  # TRS: t20261120_123456.html
@@ -30,7 +35,10 @@ _URL_DATES = (
     re.compile(r"/((?:19|20)\d{2})(\d{2})/(\d{2})/"),  # /202311/20/...
     re.compile(r"/((?:19|20)\d{2})-(\d{2})-(\d{2})/"),
     re.compile(r"/((?:19|20)\d{2})(\d{2})(\d{2})/"),
+    re.compile(r"/art/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/"),  # Hanweb: /art/2016/11/22/art_1621004_1.html
 )
+_URL_MONTH = re.compile(r"/((?:19|20)\d{2})(0[1-9]|1[0-2])/[^/]+$")  # /202511/174240943.shtml: month only
+
 
 
 def china_today(now: datetime) -> date:
@@ -98,6 +106,17 @@ def date_from_url(url: str) -> date | None:
     return None
 
 
+def month_from_url(url: str) -> tuple[int, int] | None:
+    """(year, month) of an article URL whose folder is a month (`/202511/174240943.shtml`), or None."""
+    try:
+        m = _URL_MONTH.search(urlsplit(_normalise(url)).path)
+        if m and _MIN_YEAR <= int(m.group(1)) <= _MAX_YEAR:
+            return int(m.group(1)), int(m.group(2))
+    except (ValueError, TypeError):
+        pass
+    return None
+
+
 def _with_clock(text: str, m: re.Match, day: date) -> datetime:
     clock = _CLOCK.match(text, m.end())
     if clock:
@@ -118,16 +137,43 @@ def parse_datetime(text: str) -> datetime | None:
     return None
 
 
-def publication_time(text: str) -> datetime | None:
-    """The date right after a label such as 发布时间： / 发布日期： / 时间： , as article pages show it."""
+def labelled_publication(text: str) -> tuple[str, datetime] | None:
+    """(label as written, date and time) of the publication date an article page shows after a label
+    such as 发布时间： / 发布日期： / 成文日期： / 时间： ; 发布 labels win over 成文 and 发文 ones."""
     try:
         text = _normalise(text)
+        best: tuple[int, str, datetime] | None = None
         for label in _PUB_LABEL.finditer(text):
             m = _DATE.match(text, label.end())
             if m is None:
                 continue
             day = _date_of(m)
-            if day is not None:
+            if day is None:
+                continue
+            rank = _LABEL_RANK[label.group(1)]
+            if best is None or rank < best[0]:
+                best = (rank, "".join(label.group(0).split()).rstrip(":"), _with_clock(text, m, day))
+                if rank == 0:
+                    break
+        return (best[1], best[2]) if best else None
+    except Exception:
+        return None
+
+
+def publication_time(text: str) -> datetime | None:
+    """The date right after a label such as 发布时间： / 发布日期： / 时间： , as article pages show it."""
+    found = labelled_publication(text)
+    return found[1] if found else None
+
+
+def bare_datetime(text: str) -> datetime | None:
+    """The first `YYYY-MM-DD HH:MM` (a date with a clock time) in `text`: the info line of article
+    templates that print the time without a label.  List dates carry no clock time."""
+    try:
+        text = _normalise(text)
+        for m, day in _iter_dates(text):
+            clock = _CLOCK.match(text, m.end())
+            if clock and m.group(2):
                 return _with_clock(text, m, day)
     except Exception:
         pass

@@ -34,6 +34,9 @@ _SCRIPT_TAG = re.compile(r"<script\b[^>]{0,2000}>", re.I)
 _JIUCUO_ID = re.compile(r"\bid\s*=\s*[\"']?_jiucuo_", re.I)
 _SITECODE_ATTR = re.compile(r"\bsitecode\s*=\s*[\"']?([A-Za-z0-9]+)", re.I)
 _SRC_ATTR = re.compile(r"\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.I)
+# Markup commented out is not on the page (a template's stale copy of another site's 找错 link); a
+# comment inside a <script> is old-style script hiding, and its code still runs.
+_COMMENT_OR_SCRIPT = re.compile(r"<script\b.*?</script\s*>|<!--.*?-->", re.I | re.S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +150,18 @@ def conac(html: str) -> Conac | None:
         return None
 
 
+def _uncommented(html: str) -> str:
+    return _COMMENT_OR_SCRIPT.sub(lambda m: m.group(0) if m.group(0)[1] != "!" else " ", html)
+
+
 def jiucuo(html: str) -> list[Jiucuo]:
-    """Every 找错 entry in raw markup: exposure/jiucuo links and _jiucuo_ scripts."""
+    """Every 找错 entry in raw markup: exposure/jiucuo links and _jiucuo_ scripts, not commented out."""
     found: list[Jiucuo] = []
     try:
         html = html[:_MAX_SCAN]
         if not _JIUCUO_ANY.search(html):
             return []  # most pages of most sites: skip the slower scans
+        html = _uncommented(html)
         for tag in _SCRIPT_TAG.finditer(html):
             if not _JIUCUO_ID.search(tag.group(0)):
                 continue
