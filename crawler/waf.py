@@ -234,3 +234,19 @@ class WallWatch:
     def walled_hosts(self) -> dict[str, Wall]:
         """Hosts given up, with the first wall of the run that closed them."""
         return dict(self._stopped)
+
+
+WALL_ERROR_PREFIX = "waf: "
+
+
+def wall_error(wall: Wall) -> str:
+    """How a walled target's `error` reads: "waf: <product>: <evidence>" (the checks parse it back)."""
+    return f"{WALL_ERROR_PREFIX}{wall.product}: {wall.evidence}"
+
+
+def wall_from_error(error: str) -> Wall | None:
+    """The wall a target's `error` text records, or None when it records no wall."""
+    if not error or not error.startswith(WALL_ERROR_PREFIX):
+        return None
+    product, _, evidence = error[len(WALL_ERROR_PREFIX):].partition(": ")
+    return Wall(product.strip() or UNKNOWN, evidence.strip())

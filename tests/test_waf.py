@@ -150,3 +150,12 @@ def test_wallwatch_reports_first_wall_and_rejects_zero():
     assert watch.walled_hosts() == {"www": first}
     with pytest.raises(ValueError):
         WallWatch(0)
+
+
+def test_wall_error_round_trip():
+    from sitecheck.crawler.waf import wall_error, wall_from_error
+
+    wall = Wall("安全狗 Safedog", "HTTP 403; Server: safedog/4.0")
+    assert wall_error(wall) == "waf: 安全狗 Safedog: HTTP 403; Server: safedog/4.0"
+    assert wall_from_error(wall_error(wall)) == wall
+    assert wall_from_error("HTTP 403") is None and wall_from_error("") is None
