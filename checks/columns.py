@@ -118,10 +118,13 @@ class ColumnsCheck(Check):
         today = china_today(run.now)
         failed: dict[str, Target] = {}
         service_failed: dict[tuple[str, str], Target] = {}
+        walls: dict[str, Target] = {}  # host -> a walled answer from it (the crawl stops asking a walled host)
         for t in run.targets(failed_only=True):
             if not t.reason.is_failure:
                 continue
             failed[normalise(t.url)] = t
+            if t.host_key is not None and walled(t):
+                walls.setdefault(t.host_key, t)
             channel = self.platform.service_channel(t.url) if self.platform is not None else None
             if channel:
                 service_failed.setdefault((t.host_key, channel), t)
@@ -133,10 +136,10 @@ class ColumnsCheck(Check):
                 service = (host_key, channel)
                 seen, failure = self._service.get(service), service_failed.get(service)
                 if seen is None:
-                    yield from self._unknown(host_key, col, channel, failure)
+                    yield from self._unknown(host_key, col, channel, failure or walls.get(host_key))
                     continue
-            elif seen is None and failure is not None and walled(failure):
-                yield from self._unknown(host_key, col, None, failure)
+            elif seen is None and (failure is None or walled(failure)) and host_key in walls:
+                yield from self._unknown(host_key, col, None, failure or walls[host_key])
                 continue
             yield from self._judge_column(host_key, col, seen, failure, today)
         for host_key, (url, seen, titles) in self._home.items():
