@@ -131,6 +131,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             continue
         keys[site.key] = path
         print(f"ok: {path} (site {site.key}: {len(site.hosts)} hosts, checks: {', '.join(site.checks)})")
+        if args.probe:  # one request per host: does the WAF allowlist let the monitor in?
+            from sitecheck.allowlist import first_answers, format_answers
+
+            print(format_answers(first_answers(site)))
     return EXIT_USAGE if errors else EXIT_OK
 
 
@@ -237,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp, site=False, db=False)
     sp.add_argument("paths", nargs="*", help="site files (default: every file in <config-dir>/sites)")
     sp.add_argument("--site", help="also check the site file of this key")
+    sp.add_argument("--probe", action="store_true", help="also ask each host's homepage once (with the site's "
+                                                         "credentials) and say whether its WAF challenged the request")
 
     sp = sub.add_parser("export", help="write a run's pages and findings as JSON or CSV",
                         description="Export the latest finished run of a site (or --run ID): every page "
@@ -271,6 +277,7 @@ COMMAND_MODULES = [
     "sitecheck.metrics.cli",
     "sitecheck.probe.cli",
     "sitecheck.report.cli",
+    "sitecheck.discover",
 ]
 
 
