@@ -75,7 +75,7 @@ EXCLUDE = (r"^https?://beian\.miit\.gov\.cn(/|$)", r"^https?://www\.beian\.gov\.
            r"^https?://([a-z0-9-]+\.)*conac\.cn(/|$)", r"^https?://zfwzgl\.www\.gov\.cn(/|$)")
 
 
-def _article_id(col: Column, i: int) -> int:
+def article_id(col: Column, i: int) -> int:
     return 174100000 + COLUMNS.index(col) * 1000 + i
 
 
@@ -159,7 +159,7 @@ class PlatformSite:
     def _column(self, col: Column) -> Resource:
         stale = "".join(f"""
                                 <li>
-                                    <a target="_blank" href="{PREFIX}/{col.code}/{self._month(age)}/{_article_id(col, 900 + i)}.shtml" title="旧信息{i}">
+                                    <a target="_blank" href="{PREFIX}/{col.code}/{self._month(age)}/{article_id(col, 900 + i)}.shtml" title="旧信息{i}">
                                         旧信息{i}
                                     </a>
                                     <b>{(self.today - timedelta(days=age)).isoformat()}</b>
@@ -182,7 +182,7 @@ class PlatformSite:
 
     def _article(self, col: Column, i: int, age: int) -> tuple[str, str, date]:
         day = self.today - timedelta(days=age)
-        aid = _article_id(col, i)
+        aid = article_id(col, i)
         path = f"{PREFIX}/{col.code}/{day.strftime('%Y%m')}/{aid}.shtml"
         title = f"{col.name}第{i + 1}号信息（{day.isoformat()}）"
         attachment = ""
