@@ -83,6 +83,11 @@ class ColumnsCheck(Check):
         self.platform = platforms.for_site(site)
         self._channel: dict[tuple[str, str], str] = {}  # (host, column name) -> channel its page names
         self._service: dict[tuple[str, str], _Seen | None] = {}  # (host, channel) -> items (None: unreadable)
+        if self.platform is not None:  # a column configured by its list-service URL is that channel's list
+            for (host_key, _url), col in self._columns.items():
+                channel = self.platform.service_channel(col["url"])
+                if channel:
+                    self._channel[(host_key, col["name"])] = channel
 
     def on_page(self, page: Page) -> Iterable[Output]:
         if self.platform is not None and self._read_service(page):
@@ -136,7 +141,8 @@ class ColumnsCheck(Check):
                 service = (host_key, channel)
                 seen, failure = self._service.get(service), service_failed.get(service)
                 if seen is None:
-                    yield from self._unknown(host_key, col, channel, failure or walls.get(host_key))
+                    yield from self._unknown(host_key, col, channel, failure or walls.get(host_key),
+                                             fetched=service in self._service)
                     continue
             elif seen is None and (failure is None or walled(failure)) and host_key in walls:
                 yield from self._unknown(host_key, col, None, failure or walls[host_key])
@@ -145,15 +151,18 @@ class ColumnsCheck(Check):
         for host_key, (url, seen, titles) in self._home.items():
             yield from self._judge_homepage(run, host_key, url, seen, titles, today)
 
-    def _unknown(self, host_key: str, col: dict, channel: str | None, failure: Target | None) -> Iterable[Output]:
+    def _unknown(self, host_key: str, col: dict, channel: str | None, failure: Target | None,
+                 fetched: bool = False) -> Iterable[Output]:
         """The column's items could not be read: say so, never call it blank or stale."""
         wall = walled(failure) if failure is not None else None
         if wall is not None:
             why, reason = f"被网站防护（{wall.product}）拦截", "blocked_by_waf"
         elif failure is not None:
             why, reason = f"列表服务请求失败（{failure.reason.value}）", failure.reason.value
-        elif channel is not None:
+        elif channel is not None and fetched:
             why, reason = "列表服务未返回可读的列表", "list_service_unreadable"
+        elif channel is not None:
+            why, reason = "未抓取到该频道的列表：抓取中没有页面引用此频道", "list_service_not_fetched"
         else:
             why, reason = "栏目页面未能读取", "not_read"
         details = {"host": host_key, "name": col["name"], "reason": reason, "channel_id": channel,

@@ -271,3 +271,35 @@ def test_without_platform_the_channel_is_ignored(tmp_path):
     findings, facts = judge(site, [column_page("c1", "zwgklist.shtml", C1, [400]), fragment(C1, [1])])
     assert ("column.blank", "政策法规") in findings  # no profile: the page shows nothing (comments not read)
     assert facts[("column.newest", "政策法规")]["source"] == "page"
+
+
+def test_column_configured_by_its_list_service_url(tmp_path):
+    """As config/sites/gxt.yaml does: the channel ids are known, the column pages' URLs are not."""
+    service = gansu.list_url("http://portal.test/", C1)
+    path = tmp_path / "svc.yaml"
+    path.write_text("site: gs\nname: 演示\nplatform: gansu-jiyuehua\nhosts:\n  - key: portal\n    name: 门户\n"
+                    "    url: http://portal.test/\n    columns:\n"
+                    f"      - {{name: 政策法规, url: '{service}', category: 政策文件}}\n"
+                    f"      - {{name: 经济运行, url: '{gansu.list_url('http://portal.test/', C2)}', category: 经济运行}}\n",
+                    encoding="utf-8")
+    site = load_site(path)
+    # The crawl reached 政策法规's list page (whatever its URL), which asked the service; 经济运行's never.
+    findings, facts = judge(site, [column_page("zcfg", "list.shtml", C1, []), fragment(C1, [5])])
+    assert findings == {("column.unknown", "经济运行")}
+    assert facts[("column.newest", "政策法规")]["date"] == ago(5)
+    assert facts[("column.unknown", "经济运行")]["reason"] == "list_service_not_fetched"
+
+
+def test_gxt_site_file_holds_only_evidenced_columns():
+    site = load_site(Path(__file__).resolve().parents[1] / "config" / "sites" / "gxt.yaml")
+    assert site.platform == "gansu-jiyuehua" and site.portal.gov["site_code"] == "6200000082"
+    assert site.portal.url == "https://gxt.gansu.gov.cn/"
+    columns = {c["name"]: (gansu.service_channel(c["url"]), c["category"]) for c in site.portal.gov["columns"]}
+    assert columns == {"政策法规": ("24932f4d5c3a4dada3e739d18f6bd7ad", "政策文件"),  # source J, domain note §4/§6
+                       "政策解读": ("f862334c1ced4206968adfd3c122957f", "政策文件"),
+                       "经济运行": ("c026a237135d4a5383c335f993f79925", "经济运行")}
+    assert site.portal.gov["boards"] == []  # no evidence for any board URL
+    assert "waf" in site.checks
+    from sitecheck.scoring import rules_for_site
+
+    assert rules_for_site(site).window_days("经济运行") == 45  # a monthly bulletin, not the 14-day window
