@@ -165,3 +165,63 @@ def test_probes_record_blocked(walled):
     results = probe_site(site, None)
     assert [r.reason for r in results] == [Reason.BLOCKED]
     assert results[0].status == 412
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_allowlist_header_goes_to_the_site_hosts_only(tmp_path, processes):
+    """The credentials store sends the allowlist header to the listed host's own name only: not to an
+    external page it links to, not to an image there, not across a redirect to another host."""
+    from http.server import BaseHTTPRequestHandler
+
+    from tests.helpers import serve_handler
+
+    seen: list[tuple[str, str, str | None]] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the base class's name
+            seen.append((self.server.server_address[0], self.path, self.headers.get("X-Sitecheck-Allow")))
+            body = b""
+            if self.path == "/":
+                body = (f'<html><body><a href="{external}/page.html">外部</a><img src="{external}/logo.png">'
+                        f'<a href="/hop">跳转</a></body></html>').encode()
+                self.send_response(200)
+            elif self.path == "/hop":
+                self.send_response(302)
+                self.send_header("Location", f"{external}/landing.html")
+            else:
+                self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    site_server, site_url = serve_handler(Recorder, "127.0.0.2")
+    ext_server, external = serve_handler(Recorder, "127.0.0.3")
+    try:
+        write_allow_headers(tmp_path / "allow.headers", SECRET)
+        site_file = tmp_path / "s.yaml"
+        site_file.write_text(f"""site: allow
+name: 白名单
+hosts:
+  - {{key: h, name: 测试, url: "{site_url}/"}}
+auth:
+  - {{hosts: [h], headers_file: allow.headers}}
+crawl: {{timeout_seconds: 5, progress: "off", robots: ignore, processes: {processes}, retries: 0,
+        allow_networks: [127.0.0.0/8]}}
+""", encoding="utf-8")
+        proc = sitecheck("run", "--config", str(site_file), "--db", str(tmp_path / "s.sqlite3"))
+        assert proc.returncode in (0, 1), proc.stderr[-2000:]
+        assert SECRET not in proc.stdout + proc.stderr
+    finally:
+        site_server.shutdown()
+        ext_server.shutdown()
+    on_site = {(path, value) for ip, path, value in seen if ip == "127.0.0.2"}
+    on_external = [(path, value) for ip, path, value in seen if ip == "127.0.0.3"]
+    assert ("/", SECRET) in on_site and ("/hop", SECRET) in on_site
+    assert {path for path, _ in on_external} >= {"/page.html", "/logo.png", "/landing.html"}
+    assert all(value is None for _, value in on_external)
