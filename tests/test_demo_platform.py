@@ -20,6 +20,8 @@ from sitecheck.config import load_site
 from sitecheck.demo.platform import COLUMNS, SITE_CODE, PlatformDemoServer, article_id, write_allow_headers
 from sitecheck.model import Reason
 
+from .helpers import serve_handler
+
 pytestmark = pytest.mark.e2e
 BROKEN_OR_DOWN = {"link.broken", "link.broken_homepage", "site.homepage_down", "column.unreachable"}
 SECRET = "demo-allow-7f3a9c"
@@ -172,8 +174,6 @@ def test_allowlist_header_goes_to_the_site_hosts_only(tmp_path, processes):
     """The credentials store sends the allowlist header to the listed host's own name only: not to an
     external page it links to, not to an image there, not across a redirect to another host."""
     from http.server import BaseHTTPRequestHandler
-
-    from tests.helpers import serve_handler
 
     seen: list[tuple[str, str, str | None]] = []
 
