@@ -78,9 +78,15 @@ def register(sub, common) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sitecheck.allowlist import first_answers, format_answers
     from sitecheck.cli import site_from_args
 
     site = site_from_args(args)
+    answers = first_answers(site)  # a walled site shows nothing but its wall: say so before crawling
+    if all(a.wall is not None or a.error for a in answers):
+        print(f"{site.name} ({site.key}): no homepage answered without a challenge; nothing to discover\n"
+              f"{format_answers(answers)}\nallowlist the monitor first (docs/waf.md), then run discover again")
+        return 1
     found = discover(site, depth=args.depth)
     print(format_inventory(found))
     if args.write:

@@ -225,3 +225,12 @@ crawl: {{timeout_seconds: 5, progress: "off", robots: ignore, processes: {proces
     assert ("/", SECRET) in on_site and ("/hop", SECRET) in on_site
     assert {path for path, _ in on_external} >= {"/page.html", "/logo.png", "/landing.html"}
     assert all(value is None for _, value in on_external)
+
+
+def test_discover_on_a_walled_site_says_so_and_writes_nothing(walled):
+    site_file = walled["server"].write_site_file(walled["tmp"] / "discover-walled.yaml")
+    draft = walled["tmp"] / "walled-draft.yaml"
+    proc = sitecheck("discover", "--config", str(site_file), "--write", str(draft))
+    assert proc.returncode == 1
+    assert "challenged by 瑞数 Ruishu" in proc.stdout and "docs/waf.md" in proc.stdout
+    assert not draft.exists()
