@@ -14,6 +14,7 @@ from sitecheck.config.schema import Setting
 from sitecheck.model import Finding, Reason, Severity, Target, TargetKind
 
 from .base import Check, Output, RunView
+from .waf import walled
 
 _THROTTLED = {Reason.RATE_LIMITED: "link.rate_limited", Reason.BLOCKED: "link.blocked"}
 _NOT_CHECKED = {Reason.PRIVATE_ADDRESS, Reason.ROBOTS, Reason.TRAP}
@@ -51,7 +52,10 @@ class LinksCheck(Check):
 
     def on_finish(self, run: RunView) -> Iterable[Output]:
         homepages = {h.url for h in self.site.hosts}
+        waf_reports = "waf" in self.site.checks
         for target in run.targets(failed_only=True):
+            if target.host_key is not None and walled(target) and waf_reports:
+                continue  # a challenge page says nothing about the link: crawl.blocked_by_waf reports the host
             is_homepage = target.url in homepages
             # Redirect hops are recorded so links to them are judged; unlinked, they are no one's fault.
             if target.referrers or is_homepage:
@@ -61,7 +65,7 @@ class LinksCheck(Check):
         details = {"reason": t.reason.value, "status": t.status, "kind": t.kind.value,
                    "internal": t.internal, "error": t.error, "latency_s": t.latency_s,
                    "redirects": t.redirects, "on_homepage": t.on_homepage}
-        if is_homepage and t.reason.is_failure:
+        if is_homepage and t.reason.is_failure and not walled(t):
             yield Finding("site.homepage_down", Severity.CRITICAL, t.url,
                           f"首页无法访问：{REASON_ZH[t.reason]}", self.name, t.host_key, details=details)
             return

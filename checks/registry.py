@@ -30,6 +30,7 @@ BUILTIN_CHECKS: dict[str, str] = {
     "columns": "sitecheck.checks.columns:ColumnsCheck",
     "guides": "sitecheck.checks.guides:GuidesCheck",
     "words": "sitecheck.checks.words:WordsCheck",
+    "waf": "sitecheck.checks.waf:WafCheck",
 }
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
 
+from sitecheck import platforms
 from sitecheck.model import ELEMENT_VALUE, Element, Link, Page
 
 from .classify import is_soft404, soft404_matcher
@@ -34,13 +36,15 @@ class PageRules:
     follow_pagination: bool
     exclude: list[re.Pattern[str]]
     session_params: frozenset[str]
+    extra_urls: Callable[[Page], list[str]] | None = None  # the site's platform profile (sitecheck.platforms)
 
     @classmethod
     def for_site(cls, site) -> "PageRules":
         crawl = site.crawl
+        profile = platforms.for_site(site)
         return cls(soft404_matcher(crawl["soft404_patterns"]), crawl["follow_pagination"],
                    [re.compile(p) for p in crawl["exclude"]],
-                   frozenset(p.lower() for p in crawl["session_params"]))
+                   frozenset(p.lower() for p in crawl["session_params"]), profile and profile.extra_urls)
 
 
 def page_title(tree) -> str:
@@ -64,6 +68,8 @@ def read_page(page: Page, base_url: str, rules: PageRules) -> list[tuple[str, st
     links = extract_links(tree, base_url)
     if rules.follow_pagination and "(" in page.html:
         links.extend(Link(u, "", Element.PAGINATION) for u in pagination_urls(page.html, base_url))
+    if rules.extra_urls is not None:  # e.g. a column's list service, fetched as one more page of the list
+        links.extend(Link(u, "", Element.PAGINATION) for u in rules.extra_urls(page))
     page.links = links
     distinct: list[tuple[str, str, Element]] = []
     seen_here: set[str] = set()

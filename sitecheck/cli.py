@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "sitecheck.metrics.cli",
     "sitecheck.probe.cli",
     "sitecheck.report.cli",
+    "sitecheck.discover",
 ]
 
 

@@ -38,6 +38,8 @@ def register(sub, common) -> None:
     common(sp, site=False, db=False)
     sp.add_argument("paths", nargs="*", help="site files (default: every file in <config-dir>/sites)")
     sp.add_argument("--site", help="also check the site file of this key")
+    sp.add_argument("--probe", action="store_true", help="also ask each host's homepage once (with the site's "
+                                                         "credentials) and say whether its WAF challenged the request")
     sp.set_defaults(handler=cmd_check_config)
 
     sp = sub.add_parser("init", help="write a starter site file into the config directory",
@@ -137,6 +139,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             continue
         keys[site.key] = path
         print(f"ok: {path} (site {site.key}: {len(site.hosts)} hosts, checks: {', '.join(site.checks)})")
+        if args.probe:  # one request per host: does the WAF allowlist let the monitor in?
+            from sitecheck.allowlist import first_answers, format_answers
+
+            print(format_answers(first_answers(site)))
     return EXIT_USAGE if errors else EXIT_OK
 
 

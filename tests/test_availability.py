@@ -142,3 +142,47 @@ def test_availability_command(tmp_path, store, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "140 probes, 7 failed (5.00%)" in out and "VETO" in out
+
+
+# --- probes a WAF challenged are "blocked": no valid data, never failures of the unreachable rule ---
+
+
+def week(store, outcomes: list[Reason], kind: str = "portal") -> None:
+    """One probe per slot, the slots spread over the 7 days before END, cycling through `outcomes`."""
+    results = []
+    per_day = 20
+    for n in range(7 * per_day):
+        reason = outcomes[n % len(outcomes)]
+        when = END - 7 * DAY + (n + 0.5) * DAY / per_day
+        results.append(ProbeResult("http://www.t.example/", when, reason == Reason.OK, reason,
+                                   status=412 if reason == Reason.BLOCKED else 200, kind=kind, host_key="portal",
+                                   error="waf: 瑞数 Ruishu: HTTP 412" if reason == Reason.BLOCKED else ""))
+    record_probes(store, "t", results)
+
+
+def test_only_blocked_probes_is_no_data_not_veto(store):
+    week(store, [Reason.BLOCKED])
+    f = availability(store, "t", END)
+    assert (f["status"], f["probes"], f["failed"], f["blocked"], f["ratio"]) == ("no_data", 0, 0, 140, None)
+    assert all(d["blocked"] == 20 and d["probes"] == 0 for d in f["per_day"])
+    portal = f["targets"][0]
+    assert (portal["probes"], portal["blocked"], portal["ratio"], portal["would_veto"]) == (0, 140, None, False)
+
+
+def test_blocked_probes_leave_the_ratio(store):
+    # Half the probes walled, the other half: 1 failure in 10.  Counting walls as failures would veto.
+    week(store, [Reason.BLOCKED, Reason.OK, Reason.BLOCKED, Reason.OK, Reason.BLOCKED, Reason.OK,
+                 Reason.BLOCKED, Reason.OK, Reason.BLOCKED, Reason.OK, Reason.BLOCKED, Reason.OK,
+                 Reason.BLOCKED, Reason.OK, Reason.BLOCKED, Reason.OK, Reason.BLOCKED, Reason.OK,
+                 Reason.BLOCKED, Reason.TIMEOUT])
+    f = availability(store, "t", END)
+    assert (f["probes"], f["blocked"], f["failed"]) == (70, 70, 7)
+    assert f["status"] == "veto"  # 7 of 70 real probes failed: 10 %, over 5 %
+    week_ok = availability(store, "t", END + 7 * DAY)
+    assert week_ok["status"] == "no_data"
+
+
+def test_a_failed_probe_is_still_a_failure(store):
+    week(store, [Reason.OK] * 19 + [Reason.REFUSED])
+    f = availability(store, "t", END)
+    assert (f["probes"], f["failed"], f["blocked"], f["status"]) == (140, 7, 0, "veto")

@@ -461,7 +461,8 @@ def test_columns_stale_blank_unreachable(site):
     assert next(f for f in findings if f.code == "column.unreachable").details["reason"] == "server_error"
     newest = {f.key: f.value for f in facts if f.name == "column.newest"}
     assert newest["通知公告"] == {"date": ago(200), "age_days": 200, "category": "通知公告", "window_days": 183,
-                              "items": 3, "no_update_expected": False}  # the menu's 首页 item counts too
+                              "items": 3, "items_in_window": 0, "source": "page",
+                              "no_update_expected": False}  # the menu's 首页 item counts too
     assert newest["历史专题"]["no_update_expected"] is True and newest["政策解读"]["items"] == 1
 
 

@@ -18,7 +18,7 @@ EXPECTED = {
     '01-invalid-yaml.yaml':
         ":5: invalid YAML: expected <block end>, but found '<block mapping start>' (hint: check indentation and quoting near this line)",
     '02-unknown-top-key.yaml':
-        ":7: crawler: unknown key (hint: did you mean 'crawl'? valid keys: site, name, hosts, crawl, auth, rules, checks, silence, schedule, probe, notify)",
+        ":7: crawler: unknown key (hint: did you mean 'crawl'? valid keys: site, name, hosts, crawl, auth, rules, checks, silence, platform, schedule, probe, notify)",
     '03-typo-crawl-key.yaml':
         ":8: crawl.max_pagez: unknown key (hint: did you mean 'max_pages'? valid keys: max_pages, max_depth, concurrency_per_host, concurrency, delay_seconds, processes, timeout_seconds, retries, robots, user_agent, max_page_bytes, max_url_length, max_pages_per_pattern, max_repeated_segments, session_params, exclude, check_external, allow_networks, follow_pagination, soft404_patterns, progress)",
     '04-missing-site.yaml':
@@ -54,7 +54,7 @@ EXPECTED = {
     '19-empty-file.yaml':
         ": the file is empty (hint: start with 'site: <key>' and 'hosts:')",
     '20-unknown-check.yaml':
-        ':8: checks.linkz: unknown check (hint: valid checks: columns, encoding, entries, guides, interaction, links, marks, slow_pages, words)',
+        ':8: checks.linkz: unknown check (hint: valid checks: columns, encoding, entries, guides, interaction, links, marks, slow_pages, waf, words)',
     '21-check-option-type.yaml':
         ":9: checks.slow_pages.threshold_seconds: expected a number, got 'fast'",
     '22-auth-unknown-host.yaml':

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 
 from sitecheck.crawler.classify import DEFAULT_SOFT404_PATTERNS
+from sitecheck.platforms import PROFILES as PLATFORM_PROFILES
 
 from .govschema import HOST_GOV_FIELDS, cross_check_gov
 from .opsschema import OPS_FIELDS
@@ -120,6 +121,10 @@ SITE_FILE = table("A site file: one government site, its sub-sites, and how to c
                       item=Setting("any", "options of that check")),
     "silence": Setting("list", "Finding codes not to report for this site (e.g. link.rate_limited).", [],
                        item=Setting("str", "finding code")),
+    # Platform profile (sitecheck/platforms): how the site's CMS serves lists, dates and attachments.
+    "platform": Setting("str", "Platform profile of the site's CMS, e.g. gansu-jiyuehua (the Gansu provincial "
+                        "platform: column lists read from its list service). Omit for other sites.", None,
+                        choices=tuple(PLATFORM_PROFILES)),
     **OPS_FIELDS,
 })
 
@@ -190,6 +195,7 @@ class SiteConfig:
     ops: dict[str, Any] = field(default_factory=dict)  # schedule, probe, notify ... (opsschema)
     path: Path | None = None
     digest: str = ""
+    platform: str | None = None  # profile name (sitecheck.platforms)
 
     def host_for(self, netloc: str) -> HostConfig | None:
         netloc = netloc.lower()
@@ -228,7 +234,7 @@ def load_site(path: str | Path) -> SiteConfig:
                         gov={k: h[k] for k in HOST_GOV_FIELDS}) for h in data["hosts"]]
     site = SiteConfig(key=data["site"], name=data["name"], hosts=hosts, crawl=CrawlSettings.from_table(data["crawl"]), auth=data["auth"],
                       rules=data["rules"], checks=checks, silence=data["silence"],
-                      ops={k: data[k] for k in OPS_FIELDS}, path=path,
+                      ops={k: data[k] for k in OPS_FIELDS}, path=path, platform=data["platform"],
                       digest=hashlib.sha256(path.read_bytes()).hexdigest()[:16])
     _cross_checks(v, node, site)
     return site

@@ -96,7 +96,11 @@ class _Handler(BaseHTTPRequestHandler):
         demo, host = self.server.demo, self.server.host_key
         parts = urlsplit(self.path)
         path = parts.path or "/"
-        if host == "portal" and path == "/__stats":
+        gate = getattr(demo, "gate", None)  # a simulated WAF in front of the site (sitecheck/demo/waf.py)
+        wall = gate(self.headers, host, path) if gate is not None else None
+        if wall is not None:
+            res = wall
+        elif host == "portal" and path == "/__stats":
             res = Resource(body=json.dumps(demo.stats(), ensure_ascii=False).encode(),
                            content_type="application/json")
         else:

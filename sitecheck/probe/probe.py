@@ -434,34 +434,44 @@ def availability(store, site_key: str, end: datetime | None = None, days: int = 
     are the consecutive 24-hour slices ending at `end`, so a window never has a
     half day.  status is pass / veto / no_data; coverage is "insufficient" when
     any day has fewer than `min_daily_probes` probes.
+
+    A probe the site's WAF challenged (reason "blocked") is neither a success nor a failure: the
+    monitor did not see the page.  Such probes are counted apart ("blocked") and left out of the
+    ratio, so a window of only blocked probes has no valid data instead of vetoing the site.
     """
     end = (end or utc_clock()).astimezone(timezone.utc)
     start = end - timedelta(days=days)
     rows = store.db.execute(
-        "SELECT kind, host_key, url, name, started_at, ok FROM probes WHERE site = ? AND started_at >= ? "
+        "SELECT kind, host_key, url, name, started_at, ok, reason FROM probes WHERE site = ? AND started_at >= ? "
         "AND started_at < ? ORDER BY started_at", (site_key, _iso(start), _iso(end))).fetchall()
     slices = [{"start": _iso(start + timedelta(days=i)), "end": _iso(start + timedelta(days=i + 1)),
-               "probes": 0, "failed": 0} for i in range(days)]
+               "probes": 0, "failed": 0, "blocked": 0} for i in range(days)]
     per_target: dict[tuple[str, str, str], dict[str, Any]] = {}
-    total = failed = 0
+    total = failed = blocked = 0
     last: dict[str, Any] | None = None
-    for kind, host_key, url, name, started_at, ok in rows:
+    for kind, host_key, url, name, started_at, ok, reason in rows:
         t = per_target.setdefault((kind, host_key, url), {"kind": kind, "host_key": host_key, "url": url,
-                                                          "name": name, "probes": 0, "failed": 0})
+                                                          "name": name, "probes": 0, "failed": 0, "blocked": 0})
+        when = datetime.fromisoformat(started_at)
+        index = min(days - 1, max(0, int((when - start) / timedelta(days=1))))
+        if _walled(ok, reason):
+            t["blocked"] += 1
+            if kind == PORTAL:
+                slices[index]["blocked"] += 1
+                blocked += 1
+            continue
         t["probes"] += 1
         t["failed"] += 0 if ok else 1
         if kind != PORTAL:
             continue
-        when = datetime.fromisoformat(started_at)
-        index = min(days - 1, max(0, int((when - start) / timedelta(days=1))))
         slices[index]["probes"] += 1
         slices[index]["failed"] += 0 if ok else 1
         total += 1
         failed += 0 if ok else 1
         last = {"started_at": started_at, "ok": bool(ok), "url": url}
     for t in per_target.values():
-        t["ratio"] = t["failed"] / t["probes"]
-        t["would_veto"] = t["failed"] >= veto_threshold(t["probes"], failure_ratio)
+        t["ratio"] = t["failed"] / t["probes"] if t["probes"] else None
+        t["would_veto"] = bool(t["probes"]) and t["failed"] >= veto_threshold(t["probes"], failure_ratio)
     short = [s["start"] for s in slices if s["probes"] < min_daily_probes]
     threshold = veto_threshold(total, failure_ratio) if total else None
     if not total:
@@ -473,6 +483,7 @@ def availability(store, site_key: str, end: datetime | None = None, days: int = 
         "window": {"start": _iso(start), "end": _iso(end), "days": days},
         "probes": total,
         "failed": failed,
+        "blocked": blocked,  # challenged by the site's WAF: no valid data, not failures
         "ratio": failed / total if total else None,
         "failure_ratio_veto": failure_ratio,
         "veto_at_failed": threshold,
@@ -485,6 +496,11 @@ def availability(store, site_key: str, end: datetime | None = None, days: int = 
                                                               t["host_key"], t["url"])),
         "last_probe": last,
     }
+
+
+def _walled(ok, reason: str | None) -> bool:
+    """A probe answered by a WAF challenge, not by the page (the prober records reason "blocked")."""
+    return not ok and reason == Reason.BLOCKED.value
 
 
 def availability_for(store, site, end: datetime | None = None) -> dict[str, Any]:
