@@ -20,7 +20,8 @@ DEFAULT_SOFT404_PATTERNS = (
 )
 
 
-def reason_for_status(status: int, headers: dict[bytes, list[bytes]] | None = None, body_head: str = "") -> Reason:
+def reason_for_status(status: int, headers: dict[bytes, list[bytes]] | None = None,
+                      body_head: str | bytes = "") -> Reason:
     if status < 400:
         return Reason.OK
     if status in (404, 410):
@@ -44,6 +45,8 @@ def _looks_like_bot_wall(headers, body_head: str) -> bool:
     server = b" ".join(values).lower()
     if b"waf" in server or b"cloudflare" in server:
         return True
+    if isinstance(body_head, bytes):
+        body_head = body_head[:4000].decode("utf-8", "replace")
     return bool(_BOT_WALL_TEXT.search(body_head[:4000]))
 
 

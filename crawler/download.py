@@ -51,6 +51,13 @@ class PageDownloadHandler:
     async def download_request(self, request, spider=None):
         spider = self.crawler.spider
         transport = spider.transport
+        wall = spider.walled(request.url) if request.meta.get("sc") else None
+        if wall:  # queued before the host walled the crawl off: not sent
+            from sitecheck.model import Reason
+
+            from .transport import FetchError
+
+            raise FetchError(Reason.BLOCKED, wall)
         maxsize = request.meta.get("download_maxsize", self.maxsize)
         extra = [f"{k.decode('latin-1')}: {v.decode('latin-1')}" for k, values in request.headers.items()
                  if k.lower() not in _TRANSPORT_HEADERS for v in values]

@@ -42,9 +42,9 @@ class PageRules:
     def for_site(cls, site) -> "PageRules":
         crawl = site.crawl
         profile = platforms.for_site(site)
-        return cls(soft404_matcher(crawl["soft404_patterns"]), crawl["follow_pagination"],
-                   [re.compile(p) for p in crawl["exclude"]],
-                   frozenset(p.lower() for p in crawl["session_params"]), profile and profile.extra_urls)
+        return cls(soft404_matcher(crawl.soft404_patterns), crawl.follow_pagination,
+                   [re.compile(p) for p in crawl.exclude],
+                   frozenset(p.lower() for p in crawl.session_params), profile and profile.extra_urls)
 
 
 def page_title(tree) -> str:

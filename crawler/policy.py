@@ -14,6 +14,7 @@ is one table of tests (tests/test_policy.py) with no network:
   a slow success;
 * 429 and 503 with a Retry-After within `max_retry_after_s` are retried after that pause (the
   transport also holds the whole host for it: tests/test_politeness.py);
+* an anti-bot wall's challenge (crawler/waf.py) ends the fetch as blocked, not broken;
 * everything else ends with one Reason.
 """
 
@@ -28,6 +29,7 @@ from urllib.parse import urljoin
 from sitecheck.model import Reason, TargetKind
 
 from .classify import reason_for_status
+from .waf import recognise, wall_error
 
 MAX_REDIRECTS = 10  # hops followed before a chain is reported as too_many_redirects
 # Statuses after which a HEAD is not believed: many government servers refuse or break HEAD,
@@ -108,6 +110,10 @@ def next_step(sent: Sent, got: Got, rules: Rules, normalise: Callable[[str], str
     location = _first(headers, b"location")
     if 300 <= status < 400 and location:
         return _redirect(sent, location, status, rules, normalise)
+    if status >= 400 or status == 202:  # anti-bot walls answer 412, 403, 521, 202 ...: blocked, not broken
+        wall = recognise(status, headers, got.body_head)
+        if wall is not None:
+            return Done(Reason.BLOCKED, wall_error(wall))
     if sent.method == "HEAD" and status in HEAD_FALLBACK_STATUSES:
         return AsGet()
     if status in (429, 503):
@@ -123,7 +129,10 @@ def next_step(sent: Sent, got: Got, rules: Rules, normalise: Callable[[str], str
 
 
 def _redirect(sent: Sent, location: bytes, status: int, rules: Rules, normalise) -> Step:
-    text = location.decode("latin-1")
+    try:  # browsers read a raw non-ASCII Location as UTF-8
+        text = location.decode("utf-8")
+    except UnicodeDecodeError:
+        text = location.decode("latin-1")
     try:
         next_url = normalise(urljoin(sent.url, text))
     except ValueError:

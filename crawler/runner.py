@@ -46,15 +46,15 @@ def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
     c = site.crawl
     return {
         "BOT_NAME": "sitecheck",
-        "USER_AGENT": c["user_agent"],  # read by the robots.txt parser; the transport sends it
-        "ROBOTSTXT_OBEY": c["robots"] == "obey",
-        "CONCURRENT_REQUESTS": c["concurrency"],
-        "CONCURRENT_REQUESTS_PER_DOMAIN": c["concurrency_per_host"],
+        "USER_AGENT": c.user_agent,  # read by the robots.txt parser; the transport sends it
+        "ROBOTSTXT_OBEY": c.robots == "obey",
+        "CONCURRENT_REQUESTS": c.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrency_per_host,
         "DOWNLOAD_DELAY": 0,  # the transport's gate keeps the delay, for every kind of request
         **_NO_DELAY_JITTER,
         "AUTOTHROTTLE_ENABLED": False,  # the gate backs off for every request, not only Scrapy's
-        "DOWNLOAD_TIMEOUT": c["timeout_seconds"],
-        "DOWNLOAD_MAXSIZE": c["max_page_bytes"],
+        "DOWNLOAD_TIMEOUT": c.timeout_seconds,
+        "DOWNLOAD_MAXSIZE": c.max_page_bytes,
         "DOWNLOAD_WARNSIZE": 0,
         "RETRY_ENABLED": False,  # the fetch policy retries (crawler/policy.py), for pages and targets alike
         "REDIRECT_ENABLED": False,  # the spider follows redirects itself (guard on every hop)
@@ -101,7 +101,7 @@ def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
             "scrapy.extensions.feedexport.FeedExporter": None,
         },
         "EXTENSIONS_BASE": _EXTENSIONS_BASE,
-        "SITECHECK_PROGRESS": c["progress"],
+        "SITECHECK_PROGRESS": c.progress,
     }
 
 
@@ -175,10 +175,10 @@ def uses_record_process(site: SiteConfig, single: bool, cpus: int | None = None)
     """
     import os
 
-    wanted = site.crawl["processes"]
+    wanted = site.crawl.processes
     if wanted == 0:
         cpus = cpus if cpus is not None else (os.cpu_count() or 1)
-        wanted = 2 if single and site.crawl["delay_seconds"] == 0 and cpus >= 2 else 1
+        wanted = 2 if single and site.crawl.delay_seconds == 0 and cpus >= 2 else 1
     return wanted == 2 and site.path is not None
 
 

@@ -23,7 +23,6 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 
-from sitecheck import netguard
 from sitecheck.config import SiteConfig
 from sitecheck.model import Element, Page, Reason, Target, TargetKind
 
@@ -31,9 +30,9 @@ from .decode import decode_page
 from .linkcheck import Checked, LinkChecker, target_for
 from .pageparse import PageRules, occurrences, read_page
 from .policy import AsGet, Done, Follow, Got, Retry, Rules, Sent, next_step
-from .politeness import Politeness
-from .transport import FetchError, Transport, WireRules
+from .transport import FetchError, Transport
 from .urls import TrapGuard, kind_of, normalize
+from .waf import WallWatch, wall_error, wall_from_error
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +65,16 @@ class SiteSpider(scrapy.Spider):
         self.lender = recorder if getattr(recorder, "lends_pages", False) else None
         crawl = site.crawl
         self.crawl_opts = crawl
-        self.session_params = frozenset(p.lower() for p in crawl["session_params"])
-        self.trap = TrapGuard(crawl["max_pages_per_pattern"], crawl["max_url_length"],
-                              crawl["max_repeated_segments"])
+        self.session_params = frozenset(p.lower() for p in crawl.session_params)
+        self.trap = TrapGuard(crawl.max_pages_per_pattern, crawl.max_url_length,
+                              crawl.max_repeated_segments)
         self.rules = PageRules.for_site(site)  # title, soft-404, links: crawler/pageparse.py
-        self.fetch_rules = Rules(retries=crawl["retries"], max_retry_after_s=crawl["max_retry_after_seconds"])
-        self.timeout_s = float(crawl["timeout_seconds"])
-        self.politeness = Politeness(crawl["concurrency_per_host"], crawl["delay_seconds"], crawl["delay_jitter"])
-        self.transport = Transport(
-            WireRules(crawl["user_agent"], frozenset(n for h in site.hosts for n in h.netlocs),
-                      netguard.AddressPolicy(crawl["allow_networks"]), dict(credentials or {})),
-            self.politeness, max_hold_s=crawl["max_retry_after_seconds"])
+        self.fetch_rules = Rules(retries=crawl.retries, max_retry_after_s=crawl.max_retry_after_seconds)
+        self.timeout_s = float(crawl.timeout_seconds)
+        self.transport = Transport.for_site(site, credentials or {})
+        self.politeness = self.transport.politeness
         self.links = LinkChecker(self.transport, self.fetch_rules, self._normalise, self.timeout_s)
+        self.walls = WallWatch()  # hosts whose anti-bot wall keeps challenging us are given up
         self.seen: set[str] = set()
         self.pages_scheduled = 0
         self.pages_done = 0
@@ -128,7 +125,7 @@ class SiteSpider(scrapy.Spider):
         Scrapy asks `spider_idle` only when its own queue runs dry or at its heartbeat (every
         5 s); the last link checks end later, so the spider closes the crawl itself, through the
         engine's public calls, rather than wait for the heartbeat."""
-        engine = self.crawler.engine
+        engine = getattr(getattr(self, "crawler", None), "engine", None)
         if self._busy() or engine is None or not engine.running or not engine.spider_is_idle():
             return
         self._close_crawl("finished")
@@ -183,24 +180,36 @@ class SiteSpider(scrapy.Spider):
         horizon, or a trap."""
         host_key = self._host_key(link_url)
         kind = kind_of(link_url, element, host_key is not None)
+        if host_key is not None and self.walled(link_url):
+            return None  # the host walled the crawl off: nothing more is asked of it
         if kind == TargetKind.PAGE:
-            if depth > self.crawl_opts["max_depth"]:
+            if depth > self.crawl_opts.max_depth:
                 return None  # beyond the crawl's horizon: neither fetched nor judged
-            if self.pages_scheduled >= self.crawl_opts["max_pages"]:
+            if self.pages_scheduled >= self.crawl_opts.max_pages:
                 return None
             if self.trap.refusal(link_url):
                 return None  # counted by the guard, reported once per URL shape
             self.pages_scheduled += 1
             return self._request(Fetch(link_url, kind, host_key, depth), Sent(link_url, "GET"))
-        if host_key is None and not self.crawl_opts["check_external"]:
+        if host_key is None and not self.crawl_opts.check_external:
             return None
         self.targets_pending += 1
         self._keep(asyncio.ensure_future(self._check_target(link_url, kind, host_key, depth)))
         return None
 
+    def walled(self, url: str) -> str | None:
+        """The wall (as a target's error text) of a configured host the crawl has given up, else None."""
+        host_key = self._host_key(url)
+        wall = self.walls.walled_hosts().get(host_key) if host_key else None
+        return wall_error(wall) if wall else None
+
     async def _check_target(self, url: str, kind: TargetKind, host_key: str | None, depth: int) -> None:
         try:
-            checked = await self.links.check(url, kind, host_key, self.claim)
+            wall = self.walled(url)
+            if wall:  # not requested: the host's wall has answered every request for a while
+                checked = Checked(Target(url, kind, Reason.BLOCKED, error=wall, host_key=host_key))
+            else:
+                checked = await self.links.check(url, kind, host_key, self.claim)
         except Exception as exc:  # noqa: BLE001 - a bug must not lose the target or hang the crawl
             log.exception("checking %s failed", url)
             checked = Checked(Target(url, kind, Reason.ERROR, error=f"{type(exc).__name__}: {exc}"[:500],
@@ -235,8 +244,10 @@ class SiteSpider(scrapy.Spider):
         exc = failure.value
         if isinstance(exc, FetchError):
             got = Got(failure=exc.reason, detail=exc.detail)
-        elif isinstance(exc, IgnoreRequest):  # robots.txt said no
-            got = Got(failure=Reason.ROBOTS, detail=str(exc) or "disallowed by robots.txt")
+        elif isinstance(exc, IgnoreRequest):  # a downloader middleware said no: robots.txt, or decompression
+            text = str(exc)
+            reason = Reason.TOO_LARGE if "DOWNLOAD_MAXSIZE" in text else Reason.ROBOTS
+            got = Got(failure=reason, detail=text or "disallowed by robots.txt")
         else:
             got = Got(failure=Reason.ERROR, detail=f"{type(exc).__name__}: {exc}")
         self._next(fetch, got, None)
@@ -271,6 +282,10 @@ class SiteSpider(scrapy.Spider):
         if response is not None:
             latency = response.meta.get("download_latency", latency)
         target = target_for(fetch.url, fetch.kind, fetch.host_key, fetch.sent, got, done, round(latency, 4))
+        if fetch.host_key is not None and got.status is not None:
+            if self.walls.observe(fetch.host_key, wall_from_error(done.detail)) and done.reason == Reason.BLOCKED:
+                log.warning("%s: the site's anti-bot wall answers every request (%s); not crawled further",
+                            fetch.host_key, done.detail)
         if response is not None and not target.size:
             target.size = len(response.body)
         read_body = response is not None and "download_stopped" not in response.flags
@@ -325,14 +340,13 @@ class SiteSpider(scrapy.Spider):
     def _follow(self, fetch: Fetch, distinct) -> None:
         """Requests for the links of a page not seen before; link targets go to the link checker."""
         seen, depth = self.seen, fetch.depth + 1
-        engine = self.crawler.engine
         for url, _text, element in distinct:
             if url in seen:
                 continue
             seen.add(url)
             request = self._discover(url, Element.A if element == Element.PAGINATION else element, depth)
             if request is not None:
-                engine.crawl(request)
+                self._schedule(request)
 
     def _finish(self, fetch: Fetch, target: Target, extra: dict) -> None:
         self.recorder.record(target, extra)

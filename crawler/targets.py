@@ -141,7 +141,7 @@ class RemoteRecorder:
         self._handlers: dict[str, Callable] = {}
         self._outbox: list[bytes] = []  # framed messages not yet written (see _send)
         self._flush_due = False
-        from sitecheck.procs import python_module_argv
+        from sitecheck.cmdline import python_module as python_module_argv
 
         args = [*python_module_argv("sitecheck.crawler.targets"), "--config", str(site.path),
                 "--db", str(store.path), "--run-id", str(self.run_id)]

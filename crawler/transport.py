@@ -33,6 +33,9 @@ from .policy import retry_after_s
 from .politeness import Politeness
 
 
+ABANDON_GRACE_S = 0.05
+
+
 class FetchError(Exception):
     """No response: the reason the crawl records, and what happened in words."""
 
@@ -62,6 +65,17 @@ class Transport:
         self.proxies = urllib.request.getproxies()
         self._session: CurlSession | None = None
         self._header_lines: dict[str, list[str]] = {}
+
+    @classmethod
+    def for_site(cls, site, credentials: dict[str, dict[str, str]], politeness: Politeness | None = None
+                 ) -> "Transport":
+        """The transport of one crawl of `site`: its hosts trusted, its address policy, its politeness."""
+        crawl = site.crawl
+        if politeness is None:
+            politeness = Politeness(crawl.concurrency_per_host, crawl.delay_seconds, crawl.delay_jitter)
+        rules = WireRules(crawl.user_agent, frozenset(n for h in site.hosts for n in h.netlocs),
+                          netguard.AddressPolicy(crawl.allow_networks), dict(credentials or {}))
+        return cls(rules, politeness, max_hold_s=crawl.max_retry_after_seconds)
 
     async def send(self, method: str, url: str, *, timeout: float, extra_headers: list[str] = (),
                    want_body: bool = False, max_body: int = 0,
@@ -95,6 +109,10 @@ class Transport:
             except CurlError as exc:
                 reason = exc.reason
                 self.politeness.observe(netloc, None, reason)
+                if reason == Reason.TIMEOUT:
+                    # The server may still be working on the request we gave up on until it sees the
+                    # connection close: let it, before the slot goes to the next request.
+                    await asyncio.sleep(ABANDON_GRACE_S)
                 detail = f"timed out after {timeout:g} s: {exc}" if reason == Reason.TIMEOUT else str(exc)
                 raise FetchError(reason, detail) from None
         self.politeness.observe(netloc, reply.status, None)

@@ -106,7 +106,7 @@ def discover(site, depth: int = 1) -> dict[str, Any]:
     # (processes: 1), where the table entry is seen.
     registry.BUILTIN_CHECKS.setdefault(CHECK_NAME, f"{__name__}:InventoryCheck")
     shallow = dataclasses.replace(site, checks={CHECK_NAME: {}, "waf": {}},
-                                  crawl={**site.crawl, "max_depth": depth, "processes": 1, "progress": "off"})
+                                  crawl=dataclasses.replace(site.crawl, max_depth=depth, processes=1, progress="off"))
     with tempfile.TemporaryDirectory(prefix="sitecheck-discover-") as tmp:
         with Store(Path(tmp) / "discover.sqlite3") as store:
             summary = run_crawl(shallow, store, progress="off")
@@ -240,8 +240,8 @@ def draft_site_file(site, found: dict[str, Any], now: datetime | None = None) ->
             if cred.get("headers_file"):
                 fields.append(f"headers_file: {_q(str((base / cred['headers_file']).resolve()))}")
             out.append(f"  - {{{', '.join(fields)}}}")
-    if site.crawl.get("exclude"):
+    if site.crawl.exclude:
         out.append("crawl:")
         out.append("  exclude:")
-        out += [f"    - {_q(p)}" for p in site.crawl["exclude"]]
+        out += [f"    - {_q(p)}" for p in site.crawl.exclude]
     return "\n".join(out) + "\n"

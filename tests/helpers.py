@@ -130,6 +130,6 @@ name: 测试站
 hosts:
   - {{key: h, name: 测试, url: "{url}"}}
 crawl: {{timeout_seconds: 5, progress: "off", robots: ignore, processes: {processes}, retries: 0,
-        allow_networks: [127.0.0.0/8]}}
+        delay_seconds: 0, allow_networks: [127.0.0.0/8]}}
 """, encoding="utf-8")
     return path

@@ -102,14 +102,3 @@ def test_peer_end_to_end(tmp_path, tool, installed):
     assert "error" not in r, r
     assert r["exact"], (r["broken_missed"], r["broken_extra"])
     assert tool in table_rows(proc.stdout)
-
-
-def test_engine_overhead_benchmark_runs(tmp_path):
-    """bench/engine_overhead.py (Scrapy's own cost per request, stock vs our engine route) runs end to end."""
-    proc = subprocess.run([sys.executable, str(BENCH / "engine_overhead.py"), "--requests", "300", "--rounds", "1"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    summary = [line.split() for line in proc.stdout.splitlines() if " min " in line]
-    assert [row[0] for row in summary] == ["stock", "site"]
-    for row in summary:
-        assert float(row[2]) > 0 and float(row[4]) >= float(row[2])

@@ -6,8 +6,7 @@ import lxml.html
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sitecheck.crawler.classify import (DEFAULT_SOFT404_PATTERNS, is_soft404, reason_for_failure,
-                                        reason_for_status, soft404_matcher)
+from sitecheck.crawler.classify import DEFAULT_SOFT404_PATTERNS, is_soft404, reason_for_status, soft404_matcher
 from sitecheck.crawler.extract import extract_links
 from sitecheck.crawler.pagination import MAX_PAGES, pagination_urls
 from sitecheck.crawler.urls import TrapGuard, kind_of, normalize
@@ -123,16 +122,22 @@ def test_reason_for_status():
     assert reason_for_status(400) == Reason.HTTP_STATUS
 
 
-def test_reason_for_failure_names_the_cause():
-    from twisted.internet import error
-    from twisted.web._newclient import ResponseNeverReceived
-    from twisted.python.failure import Failure
+def test_libcurl_errors_name_the_cause():
+    import errno
 
-    assert reason_for_failure(error.ConnectionRefusedError())[0] == Reason.REFUSED
-    assert reason_for_failure(error.DNSLookupError("x"))[0] == Reason.DNS
-    assert reason_for_failure(error.TimeoutError("Getting x took longer than 3 seconds."))[0] == Reason.TIMEOUT
-    assert reason_for_failure(ResponseNeverReceived([Failure(error.ConnectionLost())]))[0] == Reason.RESET
-    assert reason_for_failure(ValueError("odd"))[0] == Reason.ERROR
+    import pycurl
+
+    from sitecheck.crawler.curl import CurlError
+
+    assert CurlError(pycurl.E_COULDNT_CONNECT, "x", errno.ECONNREFUSED).reason == Reason.REFUSED
+    assert CurlError(pycurl.E_COULDNT_RESOLVE_HOST, "x").reason == Reason.DNS
+    assert CurlError(pycurl.E_OPERATION_TIMEDOUT, "x").reason == Reason.TIMEOUT
+    assert CurlError(pycurl.E_RECV_ERROR, "x").reason == Reason.RESET
+    assert CurlError(pycurl.E_GOT_NOTHING, "x").reason == Reason.RESET
+    assert CurlError(pycurl.E_PARTIAL_FILE, "x").reason == Reason.TRUNCATED  # less than Content-Length said
+    assert CurlError(pycurl.E_FILESIZE_EXCEEDED, "x").reason == Reason.TOO_LARGE
+    assert CurlError(pycurl.E_PEER_FAILED_VERIFICATION, "x").reason == Reason.TLS
+    assert CurlError(8, "Weird server reply").reason == Reason.ERROR  # CURLE_WEIRD_SERVER_REPLY
 
 
 def test_soft404_by_title_heading_or_short_body():
@@ -152,19 +157,13 @@ def _site_with(tmp_path, crawl: str):
     return load_site(path)
 
 
-def test_concurrency_split_keeps_the_per_host_budget(tmp_path):
-    from sitecheck.crawler.runner import split_concurrency
+def test_record_process_only_where_it_pays(tmp_path):
+    from sitecheck.crawler.runner import uses_record_process
 
     # Automatic: a second process only without a politeness delay, on two cores, for one site.
-    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 5}"), single=True, cpus=2) == (3, 2)
-    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 5}"), single=True, cpus=1) == (5, 0)
-    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 5}"), single=False, cpus=2) == (5, 0)
-    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 4, delay_seconds: 0.5}"),
-                             single=True, cpus=8) == (4, 0)
-    # A single slot per host cannot be shared without exceeding it.
-    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 1, processes: 2}"),
-                             single=True, cpus=2) == (1, 0)
-    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 2, processes: 2, delay_seconds: 1}"),
-                             single=False, cpus=2) == (1, 1)
-    assert split_concurrency(_site_with(tmp_path, "{concurrency_per_host: 8, processes: 1}"),
-                             single=True, cpus=2) == (8, 0)
+    assert uses_record_process(_site_with(tmp_path, "{delay_seconds: 0}"), single=True, cpus=2)
+    assert not uses_record_process(_site_with(tmp_path, "{delay_seconds: 0}"), single=True, cpus=1)
+    assert not uses_record_process(_site_with(tmp_path, "{delay_seconds: 0}"), single=False, cpus=2)
+    assert not uses_record_process(_site_with(tmp_path, "{delay_seconds: 0.5}"), single=True, cpus=8)
+    assert uses_record_process(_site_with(tmp_path, "{processes: 2, delay_seconds: 1}"), single=True, cpus=1)
+    assert not uses_record_process(_site_with(tmp_path, "{processes: 1, delay_seconds: 0}"), single=True, cpus=2)

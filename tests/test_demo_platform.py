@@ -144,8 +144,6 @@ def test_check_config_probe_says_whether_the_allowlist_works(walled):
     assert "with credentials: not challenged (HTTP 200)" in proc.stdout and SECRET not in proc.stdout
 
 
-@pytest.mark.xfail(reason="needs the spider to call WallWatch and record walls as Reason.BLOCKED 'waf: …' (lead)",
-                   strict=False)
 def test_walled_run_ends_quickly_with_one_blocked_by_waf_finding(walled):
     before = walled["server"].gate.challenged
     got = crawl(walled["server"], walled["tmp"], "wall")

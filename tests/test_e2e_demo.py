@@ -199,7 +199,15 @@ def test_no_government_false_positives(crawl):
     assert unexplained == []
     others = {f["code"] for f in crawl["export"]["findings"]} - GOV_CODES
     assert others <= {"link.broken", "link.broken_homepage", "link.rate_limited", "link.blocked",
-                      "link.not_checked", "page.slow", "crawl.trap"}
+                      "link.not_checked", "page.slow", "crawl.trap", "crawl.backoff"}
+
+
+def test_the_crawl_backs_off_where_the_portal_says_it_is_busy(crawl):
+    """The portal's planted 429 (with Retry-After) and 503 make the crawl slow down there, and say so."""
+    backoffs = [f for f in crawl["export"]["findings"] if f["code"] == "crawl.backoff"]
+    assert [f["host"] for f in backoffs] == ["portal"]
+    causes = backoffs[0]["details"]["causes"]
+    assert {"429", "503"} <= set(causes) and backoffs[0]["severity"] == "info"
 
 
 def test_verdict_names_the_right_veto_items(crawl):

@@ -6,6 +6,7 @@ import scrapy
 from w3lib.url import safe_url_string
 
 from sitecheck.crawler.frontier import CompactFifoDiskQueue
+from sitecheck.crawler.policy import Sent
 from sitecheck.crawler.spider import Fetch
 from sitecheck.model import TargetKind
 
@@ -46,7 +47,8 @@ def _spider_request(spider, url: str, method: str, **fetch) -> scrapy.Request:
 def test_spider_requests_round_trip_with_the_same_safe_url(tmp_path):
     crawler = _Crawler()
     queue = CompactFifoDiskQueue(crawler, str(tmp_path / "q"))
-    pushed = [_spider_request(crawler.spider, url, "GET", depth=2, chain=["http://127.0.0.1:8080/old"])
+    pushed = [_spider_request(crawler.spider, url, "GET", depth=2,
+                              sent=Sent(safe_url_string(url), "GET", 2, ("http://127.0.0.1:8080/old",)))
               for url in URLS]
     for request in pushed:
         queue.push(request)

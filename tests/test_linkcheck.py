@@ -1,8 +1,7 @@
-"""The target worker's link checker (crawler/linkcheck.py) against real loopback servers.
+"""The link checker (crawler/linkcheck.py) on the crawl's transport, against real loopback servers.
 
-Each rule the spider applies to a non-page target must hold here too: HEAD
-fallback, redirects and loops, retries, the address guard, credentials only
-for their own host, the per-host limit and delay.
+Each rule the crawl applies holds for a non-page target: HEAD fallback, redirects and loops,
+retries, the address guard, credentials only for their own host, the per-host limit and delay.
 """
 
 from __future__ import annotations
@@ -96,10 +95,20 @@ def _site(tmp_path, base: str, crawl: str = "", extra: str = "", retries: int = 
 
 def _check(site, urls, credentials=None, per_host=4, delay=0.0):
     from sitecheck.crawler.linkcheck import LinkChecker
+    from sitecheck.crawler.policy import Rules
+    from sitecheck.crawler.politeness import Politeness
+    from sitecheck.crawler.transport import Transport
+    from sitecheck.crawler.urls import normalize
 
     async def run():
-        async with LinkChecker(site, credentials or {}, concurrency_per_host=per_host, delay_s=delay) as checker:
-            return await asyncio.gather(*[checker.check(u, TargetKind.IMAGE, "p") for u in urls])
+        transport = Transport.for_site(site, credentials or {}, Politeness(per_host, delay))
+        checker = LinkChecker(transport, Rules(retries=site.crawl.retries), lambda u: normalize(u, frozenset()),
+                              site.crawl.timeout_seconds)
+        try:
+            checked = await asyncio.gather(*[checker.check(u, TargetKind.IMAGE, "p", lambda _u: True) for u in urls])
+        finally:
+            await transport.close()
+        return [c.target for c in checked]
 
     return asyncio.run(run())
 
@@ -214,4 +223,4 @@ def test_per_host_limit_and_delay_hold(server, tmp_path):
     _check(site, [f"{base}/d{i}.png" for i in range(5)], per_host=3, delay=0.2)
     starts = sorted(t for *_, t in handler.log)
     gaps = [b - a for a, b in zip(starts, starts[1:])]
-    assert len(starts) == 5 and min(gaps) >= 0.18
+    assert len(starts) == 5 and min(gaps) >= 0.2

@@ -103,8 +103,9 @@ def test_fzgg_attachment_is_relative_to_the_article(fzgg):
 
 
 def test_fzgg_site_code_from_the_footer_not_the_commented_jiucuo_link(fzgg):
-    # The trap: a raw-markup reader that ignores comments finds the Anhui site's code too.
-    assert "3407000003" in {j.site_code for j in marks.jiucuo(fzgg.html)}
+    # The trap: the commented-out copy of an Anhui site's 找错 link right before the real script.
+    assert "site_code=3407000003" in fzgg.html
+    assert {j.site_code for j in marks.jiucuo(fzgg.html)} == {"6200000079"}  # comments are not read
     got = gansu.footer_marks(fzgg.html)
     assert got == {"site_code": "6200000079", "jiucuo_site_code": "6200000079", "icp": "陇ICP备05003927号-4",
                    "beian": "甘公网安备62010202004388号", "conac": "40820377"}

@@ -84,13 +84,14 @@ def test_replies_carry_only_links_not_sent_back_before():
     assert replied.new(nav) == [("http://a/", "a"), ("http://a/logo.png", "img")]
 
 
-def test_a_lost_record_process_summary_counts_each_target_once(tmp_path):
-    """Targets the record process reported done are counted once in the incomplete run's summary."""
+def test_a_lost_record_process_closes_the_run_incomplete_with_its_counts(tmp_path):
+    """The record process died (its output ended with no summary): the run is closed here, as
+    incomplete, with what the main process had sent."""
     import io
     import types
     from datetime import timedelta
 
-    from sitecheck.crawler.targets import RemoteRecorder
+    from sitecheck.crawler.targets import RemoteRecorder, encode_message
     from sitecheck.store import Store
 
     t0 = datetime(2026, 11, 27, tzinfo=timezone.utc)
@@ -98,15 +99,13 @@ def test_a_lost_record_process_summary_counts_each_target_once(tmp_path):
         recorder = object.__new__(RemoteRecorder)  # its state, without starting a process
         recorder.store, recorder.clock, recorder.started = store, lambda: t0 + timedelta(seconds=3), t0
         recorder.run_id = store.start_run("demo", "d", t0)
-        recorder.pages, recorder.targets, recorder.submitted, recorder.done = 2, 3, 5, 0
-        recorder.handed_back = 0
-        recorder.summary, recorder.lost, recorder._handlers = None, False, {}
-        # The record process reported 5 targets done, then died (its output ended, no summary).
-        recorder.proc = types.SimpleNamespace(stdout=io.BytesIO(b'{"done": 5, "findings": 0}\n'), returncode=-9)
+        recorder.pages, recorder.targets, recorder.finding_count = 2, 3, 0
+        recorder.summary, recorder.lost, recorder._handlers, recorder._lent = None, False, {}, {}
+        recorder.proc = types.SimpleNamespace(stdout=io.BytesIO(encode_message(("findings", 4))), returncode=-9)
         recorder._read()
-        assert recorder.lost and recorder.pending == 0
+        assert recorder.lost and recorder.finding_count == 4
         summary = recorder._close_lost_run({})
-        assert (summary.status, summary.pages, summary.targets) == ("incomplete", 2, 8)
+        assert (summary.status, summary.pages, summary.targets) == ("incomplete", 2, 3)
         assert store.run(recorder.run_id).status == "incomplete"
 
 
@@ -119,11 +118,10 @@ def test_lending_sees_answers_before_the_reactor_handles_them():
     import time
     import types
 
-    from sitecheck.crawler.targets import RemoteRecorder
+    from sitecheck.crawler.targets import RemoteRecorder, encode_message
 
     recorder = object.__new__(RemoteRecorder)  # its state, without starting a process
     recorder.lost, recorder.summary, recorder._handlers = False, None, {}
-    recorder.done = recorder.submitted = 0
     recorder._lent = {token: ("context", "target", {}) for token in range(1, RemoteRecorder.PAGES_LENT + 1)}
     recorder._token, recorder._replies = RemoteRecorder.PAGES_LENT, 0
     assert not recorder.has_spare_time()
@@ -136,7 +134,7 @@ def test_lending_sees_answers_before_the_reactor_handles_them():
         reader = threading.Thread(target=recorder._read, daemon=True)  # as RemoteRecorder starts it
         reader.start()
         for token in (1, 2):
-            record_process.write(json.dumps({"read": token, "links": [["http://a.test/x", "a"]]}).encode() + b"\n")
+            record_process.write(encode_message(("read", token, [("http://a.test/x", "a")])))
         deadline = time.monotonic() + 10
         while len(queued) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -149,28 +147,17 @@ def test_lending_sees_answers_before_the_reactor_handles_them():
     reader.join(10)
 
 
-def test_a_handed_back_target_keeps_the_crawl_busy_until_the_reactor_takes_it():
-    """A target the record process hands back is pending until the reactor has scheduled its
-    Scrapy request: counted done by the reader thread, the crawl could look finished in between
-    and close with the target never checked."""
+def test_messages_are_one_framing_both_ways():
+    """Both directions carry the same frames: a length and a pickle of plain values."""
     import io
-    import types
 
-    from sitecheck.crawler.targets import RemoteRecorder
+    from sitecheck.crawler.targets import encode_message, read_message, send_message
 
-    recorder = object.__new__(RemoteRecorder)  # its state, without starting a process
-    recorder.lost, recorder.summary, recorder._lent = False, None, {}
-    recorder.submitted, recorder.done, recorder.handed_back = 1, 0, 0
-    taken = []
-    recorder._handlers = {"handback": lambda *args: taken.append(args)}
-    queued = []  # the reactor's calls, not run yet
-    recorder._in_reactor = lambda function, *args: queued.append((function, args))
-    line = json.dumps({"handback": "http://a.test/x.png", "kind": "image", "host_key": "p", "depth": 2})
-    recorder.proc = types.SimpleNamespace(stdout=io.BytesIO(line.encode() + b"\n"), returncode=None)
-    recorder._read()  # the reader thread's loop, here until the output ends
-
-    assert recorder.busy and recorder.pending == 1  # read, but not yet taken over: the crawl waits
-    for function, args in queued:
-        function(*args)
-    assert taken == [("http://a.test/x.png", TargetKind.IMAGE, "p", 2)]
-    assert not recorder.busy and recorder.pending == 0
+    stream = io.BytesIO()
+    send_message(stream, ("record", ("http://a/", "page"), {"depth": 1}, None, None))
+    stream.write(encode_message(("findings", 3)))
+    stream.write(encode_message(("read", 7, None))[:-1])  # a frame cut short: the writer died
+    stream.seek(0)
+    assert read_message(stream) == ("record", ("http://a/", "page"), {"depth": 1}, None, None)
+    assert read_message(stream) == ("findings", 3)
+    assert read_message(stream) is None

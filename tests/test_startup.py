@@ -1,9 +1,9 @@
-"""A crawl without a proxy never imports aiohttp, in either process.
+"""A crawl imports no second HTTP client, in either process.
 
-aiohttp takes ~0.15 s of CPU to import, at the start of a crawl, when one core does all the work
-(crawler/proxied.py, crawler/runner.py's EXTENSIONS_BASE, crawler/classify.py).  Python's own
-import log (PYTHONPROFILEIMPORTTIME) of a real two-process crawl, with a dead link among the
-targets so that the record process classifies a failure, says what was imported.
+libcurl is the one transport (crawler/transport.py); aiohttp, which Scrapy's RemoteControl
+extension would import at every start, costs start-up time for nothing (crawler/runner.py's
+EXTENSIONS_BASE).  Python's own import log (PYTHONPROFILEIMPORTTIME) of a real two-process
+crawl, with a dead link among the targets, says what was imported.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def test_a_crawl_without_a_proxy_does_not_import_aiohttp(tmp_path):
         server.shutdown()
     assert proc.returncode == 1, proc.stderr[-3000:]  # the dead link is a finding
     imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
-    assert "scrapy.core.engine" in imported and "sitecheck.crawler.linkcheck" in imported  # both processes logged
+    assert "scrapy.core.engine" in imported and "sitecheck.crawler.targets" in imported  # both processes logged
     assert "aiohttp" not in imported
+    assert "scrapy.core.downloader.handlers.http11" not in imported  # Scrapy's own HTTP client is not used
     assert "scrapy.extensions.remote_control" not in imported

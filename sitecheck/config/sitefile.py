@@ -136,9 +136,11 @@ class CrawlSettings:
 
     max_pages: int = 20000
     max_depth: int = 10
-    concurrency_per_host: int = 4
+    concurrency_per_host: int = 2
     concurrency: int = 32
-    delay_seconds: float = 0.0
+    delay_seconds: float = 0.25
+    delay_jitter: float = 0.2
+    max_retry_after_seconds: float = 60.0
     processes: int = 0
     timeout_seconds: float = 15.0
     retries: int = 1
@@ -159,10 +161,6 @@ class CrawlSettings:
     @classmethod
     def from_table(cls, values: dict[str, Any]) -> "CrawlSettings":
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
-
-    def __getitem__(self, key: str) -> Any:
-        # Temporary: lets readers still written as crawl["key"] work until they use attributes.
-        return getattr(self, key)
 
 
 @dataclass
