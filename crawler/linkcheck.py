@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sitecheck.model import Target, TargetKind
+from sitecheck.model import Reason, Target, TargetKind
 
 from .policy import AsGet, Done, Follow, Got, Retry, Rules, Sent, next_step
 from .transport import FetchError, Transport
@@ -48,8 +48,10 @@ class LinkChecker:
             latency = round(time.monotonic() - started, 4)
             step = next_step(sent, got, self.rules, self.normalise)
             if isinstance(step, Follow):
-                if claim(step.url):
-                    claimed.append(step.url)
+                if not claim(step.url):  # checked on its own account: one request per resource
+                    step = landed_elsewhere(step.url)
+                    return Checked(target_for(url, kind, host_key, sent, got, step, latency), claimed)
+                claimed.append(step.url)
                 sent = Sent(step.url, sent.method, 1, (*sent.chain, sent.url))
             elif isinstance(step, Retry):
                 sent = Sent(sent.url, sent.method, sent.attempt + 1, sent.chain)
@@ -57,6 +59,15 @@ class LinkChecker:
                 sent = Sent(sent.url, "GET", 1, sent.chain)
             else:
                 return Checked(target_for(url, kind, host_key, sent, got, step, latency), claimed)
+
+
+SAME_AS = "same as "  # the error text of a chain that landed on a URL fetched on its own account
+
+
+def landed_elsewhere(url: str) -> Done:
+    """A redirect chain reached a URL the crawl fetches anyway: it ends here, and its outcome is
+    the landing URL's, filled in by the store at the end of the run (Store.resolve_landings)."""
+    return Done(Reason.OK, SAME_AS + url, url)
 
 
 def target_for(url: str, kind: TargetKind, host_key: str | None, sent: Sent, got: Got, done: Done,

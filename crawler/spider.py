@@ -27,7 +27,7 @@ from sitecheck.config import SiteConfig
 from sitecheck.model import Element, Page, Reason, Target, TargetKind
 
 from .decode import decode_page
-from .linkcheck import Checked, LinkChecker, target_for
+from .linkcheck import Checked, LinkChecker, landed_elsewhere, target_for
 from .pageparse import PageRules, occurrences, read_page
 from .policy import AsGet, Done, Follow, Got, Retry, Rules, Sent, next_step
 from .transport import FetchError, Transport
@@ -257,10 +257,12 @@ class SiteSpider(scrapy.Spider):
         step = next_step(sent, got, self.fetch_rules, self._normalise)
         if isinstance(step, Follow):
             chain = (*sent.chain, sent.url)
-            if self.claim(step.url):
-                fetch.claimed.append(step.url)
-            elif fetch.kind == TargetKind.PAGE:
-                fetch.headers_only = True  # the landing page is crawled on its own account
+            if not self.claim(step.url):
+                # The landing URL is fetched on its own account (or was): one request per resource.
+                # The store gives this chain the landing's outcome when the run ends.
+                self._done(fetch, got, landed_elsewhere(step.url), response)
+                return
+            fetch.claimed.append(step.url)
             if fetch.kind == TargetKind.PAGE and self._host_key(step.url) is None:
                 fetch.headers_only = True  # a page that redirects off-site: check where it lands, do not crawl
             method = "GET" if fetch.headers_only or fetch.kind == TargetKind.PAGE else sent.method

@@ -194,6 +194,7 @@ class RunRecorder:
     def finish(self, status: str, error: str = "", stats: dict[str, Any] | None = None) -> RunSummary:
         """Run the end-of-crawl checks, the verdict, and close the run with `status`."""
         self.flush()
+        self.store.resolve_landings(self.run_id)
         self.store.fold_links(self.run_id)
         now = self.clock()
         view = StoreRunView(self.store, self.site, self.run_id, now, self.pages)

@@ -555,6 +555,27 @@ class Store:
             self._scratch_path = None
 
     @_writes
+    def resolve_landings(self, run_id: int) -> int:
+        """Give each redirect chain that landed on a URL fetched on its own account (its error reads
+        "same as <url>", crawler/linkcheck.py) that URL's outcome; the number of rows resolved.
+
+        Done once at the end of a run, in SQL, so the crawl keeps no per-URL outcomes in memory.
+        A landing that is itself such a chain resolves on a later pass (at most a few)."""
+        resolved = 0
+        for _ in range(5):
+            cursor = self.db.execute(
+                "UPDATE pages SET (reason, status, content_type, size, error) = "
+                "(SELECT l.reason, l.status, l.content_type, l.size, l.error FROM pages l "
+                " WHERE l.run_id = pages.run_id AND l.url = pages.final_url) "
+                "WHERE run_id = ? AND error LIKE 'same as %' AND EXISTS (SELECT 1 FROM pages l "
+                " WHERE l.run_id = pages.run_id AND l.url = pages.final_url AND l.error NOT LIKE 'same as %')",
+                (run_id,))
+            if cursor.rowcount <= 0:
+                break
+            resolved += cursor.rowcount
+        return resolved
+
+    @_writes
     def fold_links(self, run_id: int) -> None:
         """Copy referrers of failed targets from the scratch file into `links` (idempotent).
 

@@ -57,8 +57,8 @@ class RecordingServer:
                     self.send_response(route.status)
                     self.send_header("Content-Type", route.content_type)
                     self.send_header("Content-Length", str(len(route.body)))
-                    for name, value in route.headers:
-                        self.send_header(name, value)
+                    for name, value in route.headers:  # raw UTF-8, as some servers send a Location
+                        self._headers_buffer.append(f"{name}: ".encode("latin-1") + value.encode("utf-8") + b"\r\n")
                     self.end_headers()
                     if self.command != "HEAD":
                         self.wfile.write(route.body)
