@@ -7,9 +7,9 @@ external link the link checker checks, robots.txt.  So for every host:
 * at most `concurrency` requests are in flight;
 * request starts are spaced by at least the host's gap: the configured delay (plus a random
   part of up to `jitter` × delay, so the rhythm is not machine-regular), or robots.txt's
-  Crawl-delay when it asks for more, or the back-off below, whichever is largest; a hundredth
-  of a second more is added so the server sees at least the delay whatever a connection's
-  set-up takes;
+  Crawl-delay when it asks for more, or the back-off below, whichever is largest; 50 ms more are
+  added, so that the server still sees at least the delay between two arrivals when the network,
+  a new connection's set-up or the server's own scheduling delays one request more than the next;
 * a Retry-After on 429 or 503 holds every start on that host until it has passed;
 * when a host keeps answering with distress (429, 5xx, timeouts, dropped connections) its gap
   doubles, from half a second up to `max_backoff_s`, and shrinks again as answers come back
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from sitecheck.model import Reason
 
-SAFETY_MARGIN_S = 0.01
+SAFETY_MARGIN_S = 0.05
 DISTRESS_STREAK = 3  # answers of distress in a row before a host's gap grows (429 and 503 count at once)
 MIN_BACKOFF_S = 0.5
 _DISTRESS_FAILURES = frozenset({Reason.TIMEOUT, Reason.RESET, Reason.REFUSED, Reason.TRUNCATED})

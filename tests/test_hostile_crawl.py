@@ -32,7 +32,8 @@ def hostile_run(tmp_path_factory):
 name: 恶意服务器
 hosts:
   - {{key: h, name: 测试, url: "{srv.url('/all')}"}}
-crawl: {{timeout_seconds: 3, progress: log, robots: ignore, max_page_bytes: 5000000, retries: 0}}
+crawl: {{timeout_seconds: 3, progress: log, robots: ignore, max_page_bytes: 5000000, retries: 0,
+        delay_seconds: 0, concurrency_per_host: 4}}
 """, encoding="utf-8")
         proc = _run(["run", "--config", str(site), "--db", str(tmp / "s.sqlite3")])
         sent = srv.total_bytes_sent
@@ -103,7 +104,7 @@ def test_long_redirect_chain_is_cut(tmp_path):
 name: 跳转
 hosts:
   - {{key: h, name: 测试, url: "{srv.url('/redirect/long/15')}"}}
-crawl: {{timeout_seconds: 3, progress: off, robots: ignore}}
+crawl: {{timeout_seconds: 3, progress: off, robots: ignore, delay_seconds: 0}}
 """, encoding="utf-8")
         proc = _run(["run", "--config", str(site), "--db", str(tmp_path / "s.sqlite3")])
     assert proc.returncode == 1
@@ -171,7 +172,7 @@ auth:
     basic_user_env: SC_USER
     basic_password_env: SC_PW
     headers_file: headers.txt
-crawl: {{timeout_seconds: 3, progress: log, robots: ignore, allow_networks: [127.0.0.3/32],
+crawl: {{timeout_seconds: 3, progress: log, robots: ignore, allow_networks: [127.0.0.3/32], delay_seconds: 0,
         user_agent: "sitecheck-test/1.0 (+inspection)"}}
 checks: {{links: {{}}}}
 """, encoding="utf-8")

@@ -44,7 +44,7 @@ def _crawl(tmp_path, respond, processes: int) -> tuple[str, dict]:
     try:
         run, export = run_and_export(
             tmp_path, f"site: odd\nname: 怪异服务器\nhosts:\n  - {{key: o, name: 门户, url: '{base}'}}\n"
-                      f"crawl: {{robots: ignore, processes: {processes}, concurrency_per_host: 4, retries: 0, "
+                      f"crawl: {{robots: ignore, processes: {processes}, concurrency_per_host: 4, retries: 0, delay_seconds: 0, "
                       f"progress: off}}\n", "odd")
     finally:
         sock.close()

@@ -86,7 +86,7 @@ def crawls(tmp_path_factory):
         per_host, delay = case
         server = RecordingServer([PORTAL, HANGING])
         small = delay > 0  # the same shapes; fewer URLs where each costs the delay
-        _build_site(server, pages=30 if small else 80, files=20 if small else 60, hanging=4 if small else 8)
+        _build_site(server, pages=20 if small else 80, files=12 if small else 60, hanging=4 if small else 6)
         try:
             proc, run = _crawl(tmp_path_factory.mktemp("polite"), server, per_host, delay)
         finally:
@@ -117,3 +117,39 @@ def test_per_host_concurrency_and_delay_hold_for_every_kind_of_request(crawls, p
     starts = sorted(h.start for h in portal)
     longest_pause = max(b - a for a, b in zip(starts, starts[1:]))
     assert longest_pause < TIMEOUT_S * 0.8, longest_pause
+
+
+def test_robots_crawl_delay_and_retry_after_hold_the_host(tmp_path):
+    """robots.txt asks for a Crawl-delay: every later request to that host keeps it (the site file
+    says delay 0).  A 429 with Retry-After holds every request to the host for that long, and the
+    request is asked once more after it."""
+    server = RecordingServer([PORTAL])
+    pages = [f"/c{i}.html" for i in range(6)]
+    server.route(PORTAL, "/", body=_page("首页", pages + ["/busy.png", "/logo.png"]))
+    for path in pages:
+        server.route(PORTAL, path, body=_page("页", []))
+    server.route(PORTAL, "/logo.png", body=b"png", content_type="image/png")
+    server.route(PORTAL, "/busy.png", status=429, headers=(("Retry-After", "1"),), content_type="image/png")
+    server.route(PORTAL, "/robots.txt", body=b"User-agent: *\nCrawl-delay: 0.4\nAllow: /\n", content_type="text/plain")
+    site = tmp_path / "cd.yaml"
+    site.write_text(f"""site: cd
+name: 抓取间隔
+hosts:
+  - {{key: portal, name: 门户, url: "{server.base(PORTAL)}/"}}
+crawl: {{concurrency_per_host: 4, delay_seconds: 0, retries: 1, robots: obey, progress: "off"}}
+""", encoding="utf-8")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "sitecheck.cli", "run", "--config", str(site),
+                               "--db", str(tmp_path / "cd.sqlite3")], capture_output=True, text=True, timeout=120)
+    finally:
+        server.close()
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    hits = sorted(server.hits, key=lambda h: h.start)
+    assert hits[0].path == "/robots.txt"
+    after_robots = hits[1:]
+    assert len(after_robots) == 1 + 6 + 1 + 2  # homepage, pages, logo, busy twice
+    assert closest_starts(after_robots) >= 0.4
+    busy = [h for h in hits if h.path == "/busy.png"]
+    assert [h.method for h in busy] == ["HEAD", "HEAD"]
+    # Nothing started on the host for a second after the 429: the Retry-After held it all.
+    assert not [h for h in hits if busy[0].start < h.start < busy[0].end + 1.0]

@@ -56,7 +56,7 @@ def test_pages_and_targets_go_through_the_environment_proxy(tmp_path, processes)
     try:
         site = tmp_path / "s.yaml"
         site.write_text(f"site: p\nname: 代理\nhosts:\n  - {{key: p, name: 门户, url: '{SITE}'}}\n"
-                        f"crawl: {{robots: ignore, processes: {processes}, concurrency_per_host: 4, "
+                        f"crawl: {{robots: ignore, processes: {processes}, concurrency_per_host: 4, delay_seconds: 0, "
                         f"retries: 0, progress: off}}\n", encoding="utf-8")
         env = {**os.environ, "http_proxy": f"http://127.0.0.1:{proxy.server_port}", "no_proxy": ""}
         env.pop("HTTP_PROXY", None)

@@ -85,7 +85,7 @@ def test_connection_goes_to_the_address_the_guard_checked(tmp_path, processes):
     try:
         run, export = run_and_export(
             tmp_path, f"site: rebind\nname: 重绑定\nhosts:\n  - {{key: w, name: 门户, url: '{base}'}}\n"
-                      f"crawl: {{robots: ignore, processes: {processes}, retries: 0, progress: off, "
+                      f"crawl: {{robots: ignore, processes: {processes}, retries: 0, progress: off, delay_seconds: 0, "
                       f"allow_networks: [127.0.0.1/32]}}\n", "rebind", env=env)
     finally:
         for sock in (checked, rebound, home):
