@@ -26,6 +26,10 @@ from urllib.parse import urlsplit
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
 
+from sitecheck.model import Reason
+
+from .transport import FetchError
+
 log = logging.getLogger(__name__)
 
 # Headers the transport sets itself for every request (User-Agent, Accept, credentials); what
@@ -53,10 +57,6 @@ class PageDownloadHandler:
         transport = spider.transport
         wall = spider.walled(request.url) if request.meta.get("sc") else None
         if wall:  # queued before the host walled the crawl off: not sent
-            from sitecheck.model import Reason
-
-            from .transport import FetchError
-
             raise FetchError(Reason.BLOCKED, wall)
         maxsize = request.meta.get("download_maxsize", self.maxsize)
         extra = [f"{k.decode('latin-1')}: {v.decode('latin-1')}" for k, values in request.headers.items()

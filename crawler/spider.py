@@ -29,7 +29,7 @@ from sitecheck.model import Element, Page, Reason, Target, TargetKind
 from .decode import decode_page
 from .linkcheck import Checked, LinkChecker, landed_elsewhere, target_for
 from .pageparse import PageRules, occurrences, read_page
-from .policy import AsGet, Done, Follow, Got, Retry, Rules, Sent, next_step
+from .policy import AsGet, Done, Follow, Got, Retry, Rules, Sent, next_step, wants_body
 from .transport import FetchError, Transport
 from .urls import TrapGuard, kind_of, normalize
 from .waf import WallWatch, wall_error, wall_from_error
@@ -225,8 +225,6 @@ class SiteSpider(scrapy.Spider):
 
     def stop_at_headers(self, headers: dict[bytes, list[bytes]], request) -> bool:
         """Called by the download handler once the headers are in: True when the body is not wanted."""
-        from .policy import wants_body
-
         fetch = request.meta.get("sc")
         if fetch is None:
             return False  # Scrapy's own requests (robots.txt)
