@@ -489,3 +489,19 @@ def test_probe_command_prints_a_table_and_exits_1_on_failure(tmp_path, server, r
         assert store.db.execute("SELECT count(*) FROM probes").fetchone()[0] == 2
     path = write_site(tmp_path / "t.yaml", "t", [("portal", server.url("/"))])
     assert main(["probe", "--config", str(path), "--db", str(db), "--json"]) == 0
+
+
+# --- one answer, for check-config --probe (sitecheck/allowlist.py) -----------------------------------
+
+
+def test_fetch_answer_gives_status_headers_and_first_bytes_and_follows_nothing(routed, refused_url):
+    from sitecheck.probe.probe import ProbeFailure, fetch_answer
+
+    handler, base = routed
+    handler.routes["/"] = (302, {"Location": "/next", "X-Site": "门户".encode().decode("latin-1")}, b"moved", 0.0)
+    status, headers, body = fetch_answer(base + "/", {"User-Agent": "ua/1", "X-Token": "t"}, timeout_s=5)
+    assert (status, headers[b"location"], headers[b"x-site"], body) == (302, [b"/next"], ["门户".encode()], b"moved")
+    assert [path for _host, path in handler.seen] == ["/"]
+    with pytest.raises(ProbeFailure) as failure:
+        fetch_answer(refused_url, {}, timeout_s=5)
+    assert failure.value.reason == Reason.REFUSED

@@ -48,7 +48,7 @@ Clock = Callable[[], datetime]
 USER_AGENT = "sitecheck-probe/0.1 (+government website availability monitor)"
 MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 20 * 1024 * 1024  # read at most this much; a bigger homepage counts as opened
-BODY_HEAD_BYTES = 1024  # what the anti-bot wall recogniser reads of a challenge page
+BODY_HEAD_BYTES = 16_384  # as much of a page as the anti-bot wall recogniser reads (crawler/waf.py)
 
 PORTAL, SUBSITE, PAGE = "portal", "subsite", "page"  # what a probe row is about (probes.kind)
 
@@ -94,7 +94,9 @@ class ProbeResult:
                                   ("ttfb", self.ttfb_s), ("total", self.total_s)) if v is not None}
 
 
-class _ProbeFailure(Exception):
+class ProbeFailure(Exception):
+    """No answer to a request: the reason a probe records, and what happened in words."""
+
     def __init__(self, reason: Reason, message: str):
         super().__init__(message)
         self.reason = reason
@@ -114,7 +116,7 @@ class _Timing:
     def remaining(self) -> float:
         left = self.deadline - self.monotonic()
         if left <= 0:
-            raise _ProbeFailure(Reason.TIMEOUT, f"no complete response within {self.budget_s:g} s")
+            raise ProbeFailure(Reason.TIMEOUT, f"no complete response within {self.budget_s:g} s")
         return left
 
     def add(self, phase: str, seconds: float) -> None:
@@ -173,7 +175,7 @@ def probe_url(url: str, threshold_s: float = 15.0, timeout_s: float = 20.0, cloc
                 continue
             break
         _judge(result, answer.status, step, threshold_s, timing.total)
-    except _ProbeFailure as exc:
+    except ProbeFailure as exc:
         result.reason, result.error = exc.reason, str(exc)
     finally:
         wire.close()
@@ -182,6 +184,23 @@ def probe_url(url: str, threshold_s: float = 15.0, timeout_s: float = 20.0, cloc
         if phase in timing.seen:
             setattr(result, f"{phase}_s", value)
     return result
+
+
+def fetch_answer(url: str, headers: Mapping[str, str], timeout_s: float = 15.0,
+                 ssl_context: ssl.SSLContext | None = None) -> tuple[int, dict[bytes, list[bytes]], bytes]:
+    """One GET of a configured host's URL on the probe's transport, no redirect followed: the status,
+    the headers (lower-cased byte names) and the first BODY_HEAD_BYTES of the body.  `headers` are
+    the request's own (User-Agent included).  Raises ProbeFailure when no answer came."""
+    parts = urlsplit(url)
+    user_agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), USER_AGENT)
+    extra = {k: v for k, v in headers.items() if k.lower() != "user-agent"}
+    wire = _Wire({(parts.hostname or "").lower()}, netguard.AddressPolicy(), {parts.netloc.lower(): extra},
+                 user_agent, ssl_context)
+    try:
+        answer = wire.get(url, _Timing(time.monotonic, timeout_s))
+    finally:
+        wire.close()
+    return answer.status, answer.headers, answer.body_head
 
 
 def _judge(result: ProbeResult, status: int, step, threshold_s: float, total_s: float) -> None:
@@ -233,9 +252,9 @@ class _Wire:
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
-            raise _ProbeFailure(Reason.ERROR, f"invalid port in {url}") from None
+            raise ProbeFailure(Reason.ERROR, f"invalid port in {url}") from None
         if parts.scheme not in ("http", "https") or not host:
-            raise _ProbeFailure(Reason.ERROR, f"not a web address: {url}")
+            raise ProbeFailure(Reason.ERROR, f"not a web address: {url}")
         netloc = parts.netloc.lower()
         proxy = _proxy_for(url, netloc)
         addresses = self._addresses(url, host, port, proxy, timing)
@@ -266,7 +285,7 @@ class _Wire:
         finally:
             self._time(timing, https=parts.scheme == "https")
         if failure is not None:
-            raise _ProbeFailure(failure.reason, _failure_text(failure, timing))
+            raise ProbeFailure(failure.reason, _failure_text(failure, timing))
         return _Answer(curl.getinfo(pycurl.RESPONSE_CODE), transfer.headers(), body.head, body.size,
                        _cert_expiry(curl) if parts.scheme == "https" else None)
 
@@ -280,14 +299,14 @@ class _Wire:
             if host not in self.trusted:
                 refusal = netguard.vet_and_pin(url, self.policy, resolve)
                 if refusal:
-                    raise _ProbeFailure(Reason.PRIVATE_ADDRESS, f"not checked: {refusal}")
+                    raise ProbeFailure(Reason.PRIVATE_ADDRESS, f"not checked: {refusal}")
                 addresses = None if proxy or is_ip_literal(host) else netguard.PINS.get(host)
             else:
                 addresses = None if proxy or is_ip_literal(host) else resolve(host, port)
         except netguard.ResolutionError as exc:
             timing.total += timing.monotonic() - t0
-            raise _ProbeFailure(Reason.DNS, f"DNS lookup of {host} failed: {exc}") from None
-        except _ProbeFailure:
+            raise ProbeFailure(Reason.DNS, f"DNS lookup of {host} failed: {exc}") from None
+        except ProbeFailure:
             timing.total += timing.monotonic() - t0
             raise
         spent = timing.monotonic() - t0
@@ -348,7 +367,7 @@ def _resolver(timing: _Timing) -> netguard.Resolver:
         worker.start()
         worker.join(budget)
         if worker.is_alive():
-            raise _ProbeFailure(Reason.TIMEOUT, f"DNS lookup of {host} took longer than {budget:.1f} s")
+            raise ProbeFailure(Reason.TIMEOUT, f"DNS lookup of {host} took longer than {budget:.1f} s")
         if "error" in outcome:
             raise outcome["error"]
         return outcome["ok"]
