@@ -301,6 +301,8 @@ class _Wire:
                 if refusal:
                     raise ProbeFailure(Reason.PRIVATE_ADDRESS, f"not checked: {refusal}")
                 addresses = None if proxy or is_ip_literal(host) else netguard.PINS.get(host)
+                if addresses is None and not (proxy or is_ip_literal(host)):  # libcurl must not look it up again
+                    raise ProbeFailure(Reason.ERROR, f"no vetted address pinned for {host}")
             else:
                 addresses = None if proxy or is_ip_literal(host) else resolve(host, port)
         except netguard.ResolutionError as exc:
@@ -377,18 +379,18 @@ def _resolver(timing: _Timing) -> netguard.Resolver:
 
 def _trust(curl: pycurl.Curl, ssl_context: ssl.SSLContext | None) -> None:
     """Verify certificates as Python's default context does, or as `ssl_context` says."""
-    if ssl_context is None:
+    trusted = ssl_context.get_ca_certs(binary_form=True) if ssl_context is not None else []
+    if trusted:  # the certificates the context loaded (a cafile): those only
+        curl.setopt(pycurl.CAINFO_BLOB, "".join(ssl.DER_cert_to_PEM_cert(der) for der in trusted).encode())
+    else:  # the system's store, where Python's default context finds it (libcurl's own default may differ)
         paths = ssl.get_default_verify_paths()
         if paths.cafile:
             curl.setopt(pycurl.CAINFO, paths.cafile)
         if paths.capath:
             curl.setopt(pycurl.CAPATH, paths.capath)
-        return
-    curl.setopt(pycurl.SSL_VERIFYPEER, 0 if ssl_context.verify_mode == ssl.CERT_NONE else 1)
-    curl.setopt(pycurl.SSL_VERIFYHOST, 2 if ssl_context.check_hostname else 0)
-    trusted = ssl_context.get_ca_certs(binary_form=True)
-    if trusted:
-        curl.setopt(pycurl.CAINFO_BLOB, "".join(ssl.DER_cert_to_PEM_cert(der) for der in trusted).encode())
+    if ssl_context is not None:
+        curl.setopt(pycurl.SSL_VERIFYPEER, 0 if ssl_context.verify_mode == ssl.CERT_NONE else 1)
+        curl.setopt(pycurl.SSL_VERIFYHOST, 2 if ssl_context.check_hostname else 0)
 
 
 def _proxy_for(url: str, netloc: str) -> str | None:
