@@ -61,10 +61,11 @@ def utc_clock() -> datetime:
 class ProbeResult:
     """One probe of one URL.
 
-    Phases are summed over redirect hops: `dns_s`, `connect_s`, `tls_s`, then
-    `ttfb_s` (request sent until the response headers arrived); `total_s` runs
+    Phases are summed over redirect hops, from libcurl's timers: `dns_s` (the
+    lookup, made here so the connection goes where it says), `connect_s`, `tls_s`,
+    then `ttfb_s` (connected until the response headers arrived); `total_s` runs
     from the start of the probe to the last body byte of the final response (or
-    to the failure).  `cert_expiry` is the earliest notAfter of the TLS
+    to the failure).  `cert_expiry` is the earliest notAfter of the servers' TLS
     certificates met on the way, as an absolute UTC time.
     """
 
@@ -154,7 +155,10 @@ def probe_url(url: str, threshold_s: float = 15.0, timeout_s: float = 20.0, cloc
     timing = _Timing(monotonic, max(timeout_s, threshold_s))
     result = ProbeResult(url=url, started_at=started, ok=False, reason=Reason.ERROR)
     if trusted_hosts is None:
-        trusted_hosts = {(urlsplit(url).hostname or "").lower()}
+        try:
+            trusted_hosts = {(urlsplit(url).hostname or "").lower()}
+        except ValueError:  # reported below, when the request cannot be made
+            trusted_hosts = set()
     wire = _Wire(trusted_hosts, policy or netguard.AddressPolicy(), headers or {}, user_agent, ssl_context)
     rules = Rules(retries=0, max_redirects=max_redirects)  # a probe is one visit: no retries
     current, chain = url, ()
@@ -177,6 +181,8 @@ def probe_url(url: str, threshold_s: float = 15.0, timeout_s: float = 20.0, cloc
         _judge(result, answer.status, step, threshold_s, timing.total)
     except ProbeFailure as exc:
         result.reason, result.error = exc.reason, str(exc)
+    except (ValueError, UnicodeError) as exc:  # a URL libcurl or the guard cannot use
+        result.reason, result.error = Reason.ERROR, f"unusable URL: {type(exc).__name__}: {exc}"
     finally:
         wire.close()
     result.total_s = timing.total
