@@ -9,7 +9,6 @@ goes anywhere else.
 
 from __future__ import annotations
 
-import http.client
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from urllib.parse import urljoin, urlsplit
 
 from sitecheck.crawler.waf import Wall, recognise
 
-HEAD_BYTES = 16_384
 MAX_REDIRECTS = 5
 
 Answer = tuple[int, dict[bytes, list[bytes]], bytes]  # status, lower-cased headers, first bytes
@@ -43,27 +41,17 @@ class FirstAnswer:
 
 def fetch_head(url: str, headers: Mapping[str, str], timeout: float = 15.0,
                ssl_context: ssl.SSLContext | None = None) -> Answer:
-    """One GET: status, headers (lower-cased byte names), the first HEAD_BYTES of the body."""
-    parts = urlsplit(url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    kwargs = {"context": ssl_context or ssl.create_default_context()} if parts.scheme == "https" else {}
-    conn = cls(parts.hostname, parts.port, timeout=timeout, **kwargs)
-    try:
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conn.request("GET", path, headers=dict(headers))
-        response = conn.getresponse()
-        found: dict[bytes, list[bytes]] = {}
-        for name, value in response.getheaders():
-            found.setdefault(name.lower().encode("latin-1"), []).append(value.encode("latin-1", "replace"))
-        return response.status, found, response.read(HEAD_BYTES)
-    finally:
-        conn.close()
+    """One GET as the prober sends it (sitecheck/probe, on libcurl): status, headers (lower-cased byte
+    names), the first bytes of the body."""
+    from sitecheck.probe.probe import fetch_answer
+
+    return fetch_answer(url, headers, timeout, ssl_context)
 
 
 def first_answers(site, fetch: Callable[[str, Mapping[str, str]], Answer] = fetch_head) -> list[FirstAnswer]:
     """Each host's homepage asked once; what came back."""
     from sitecheck.credentials import load_credentials
-    from sitecheck.probe.probe import USER_AGENT
+    from sitecheck.probe.probe import USER_AGENT, ProbeFailure
 
     credentials = load_credentials(site)  # a missing secret is the user's error to see, not a silent skip
     out = []
@@ -82,7 +70,7 @@ def first_answers(site, fetch: Callable[[str, Mapping[str, str]], Answer] = fetc
                 if site.host_for(urlsplit(following).netloc) is None:
                     break  # off the site: its homepage answered with a redirect, which is not a wall
                 url = following
-        except (OSError, http.client.HTTPException, ValueError) as exc:
+        except (OSError, ProbeFailure, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         out.append(FirstAnswer(host.key, url, status, wall, error, bool(credentials.get(host.netloc))))
     return out

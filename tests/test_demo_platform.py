@@ -156,8 +156,6 @@ def test_walled_run_ends_quickly_with_one_blocked_by_waf_finding(walled):
     assert got["elapsed"] < 30
 
 
-@pytest.mark.xfail(reason="needs the prober to call recognise() and record reason 'blocked' (probe rewrite)",
-                   strict=False)
 def test_probes_record_blocked(walled):
     from sitecheck.probe.probe import probe_site
 

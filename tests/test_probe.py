@@ -13,8 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .helpers import self_signed_cert
+from .helpers import self_signed_cert, serve_handler, start_raw_server
 
+from sitecheck import netguard
 from sitecheck.config import load_site
 from sitecheck.model import Reason
 from sitecheck.probe import probe_site, probe_url
@@ -231,6 +232,189 @@ def test_unresolvable_name_is_a_dns_failure(monkeypatch):
     assert "www.no-such-host.example" in r.error and r.dns_s is None
 
 
+# --- phases, the fetch policy on every hop, the address guard --------------------------------------
+
+
+class _Routes(BaseHTTPRequestHandler):
+    """Answers from a class-level table: path -> (status, headers, body, pause before body)."""
+
+    protocol_version = "HTTP/1.1"
+    routes: dict[str, tuple[int, dict[str, str], bytes, float]] = {}
+    seen: list[tuple[str, str]] = []  # (Host header, path) of every request
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.seen.append((self.headers.get("Host"), self.path))
+        status, headers, body, pause = self.routes.get(self.path, (404, {}, b"none", 0.0))
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.flush()
+        time.sleep(pause)
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def routed():
+    """A loopback server answering from a table of its own (a fresh handler class per test)."""
+    handler = type("Routes", (_Routes,), {"routes": {}, "seen": []})
+    server, base = serve_handler(handler)
+    yield handler, base
+    server.shutdown()
+    server.server_close()
+
+
+def test_phases_measure_each_part_of_the_exchange(routed):
+    """Headers after 0.3 s, the body 0.4 s later: first byte and total tell the two waits apart."""
+    handler, base = routed
+    handler.routes["/late"] = (200, {"Content-Type": "text/html"}, b"<html>late</html>", 0.4)
+
+    def late_headers():
+        time.sleep(0.3)
+
+    handler.do_GET = lambda self, _get=_Routes.do_GET: (late_headers(), _get(self))
+    r = probe_url(base + "/late", threshold_s=5, timeout_s=5)
+    assert (r.ok, r.status, r.size) == (True, 200, len(b"<html>late</html>")), r.error
+    assert set(r.phases) == {"dns", "connect", "ttfb", "total"}
+    assert 0.3 <= r.ttfb_s < 0.6  # the wait for the headers, not the body's
+    assert r.total_s >= 0.7 and r.total_s >= r.dns_s + r.connect_s + r.ttfb_s
+    assert r.dns_s < 0.2 and r.connect_s < 0.2  # loopback: nothing to wait for
+
+
+def test_phases_are_summed_over_redirect_hops(routed):
+    handler, base = routed
+    handler.routes["/first"] = (302, {"Location": "/second"}, b"", 0.0)
+    handler.routes["/second"] = (200, {"Content-Type": "text/html"}, b"<html>2</html>", 0.0)
+    handler.do_GET = lambda self, _get=_Routes.do_GET: (time.sleep(0.25), _get(self))
+    r = probe_url(base + "/first", threshold_s=5, timeout_s=5)
+    assert r.ok and r.redirects == [base + "/second"]
+    assert r.ttfb_s >= 0.5 and r.total_s >= 0.5  # two hops, each with its own wait for the headers
+
+
+def test_too_many_redirects_stops_before_the_next_hop(routed):
+    handler, base = routed
+    for n in range(10):
+        handler.routes[f"/hop/{n}"] = (302, {"Location": f"/hop/{n + 1}"}, b"", 0.0)
+    r = probe_url(base + "/hop/0", threshold_s=5, timeout_s=5, max_redirects=3)
+    assert (r.ok, r.reason, r.status) == (False, Reason.TOO_MANY_REDIRECTS, 302)
+    assert r.redirects == [base + f"/hop/{n}" for n in (1, 2, 3)]
+    assert "more than 3 redirects" in r.error
+    assert [path for _host, path in handler.seen] == ["/hop/0", "/hop/1", "/hop/2", "/hop/3"]
+
+
+def test_a_loop_is_seen_through_url_identity_without_asking_again(routed):
+    """/a -> /b -> /x/../a: the third URL is the first one, normalised as the crawl does."""
+    handler, base = routed
+    handler.routes["/a"] = (302, {"Location": "/b"}, b"", 0.0)
+    handler.routes["/b"] = (301, {"Location": "/x/../a"}, b"", 0.0)
+    r = probe_url(base + "/a", threshold_s=5, timeout_s=5)
+    assert (r.ok, r.reason, r.status) == (False, Reason.REDIRECT_LOOP, 301)
+    assert r.error == f"HTTP 301 back to {base}/a"
+    assert [path for _host, path in handler.seen] == ["/a", "/b"]
+
+
+def test_a_redirect_to_a_non_web_address_is_an_unusable_location(routed):
+    handler, base = routed
+    handler.routes["/away"] = (302, {"Location": "ftp://files.example/x.zip"}, b"", 0.0)
+    r = probe_url(base + "/away", threshold_s=5, timeout_s=5)
+    assert (r.ok, r.reason, r.redirects) == (False, Reason.ERROR, [])
+    assert "unusable Location header" in r.error and "ftp://files.example/x.zip" in r.error
+
+
+@pytest.fixture
+def second_loopback():
+    """A server on 127.0.0.2: another host, which the probe of a 127.0.0.1 site did not configure."""
+    handler = type("Routes", (_Routes,), {"routes": {"/landing": (200, {}, b"<html>landing</html>", 0.0)},
+                                          "seen": []})
+    server, base = serve_handler(handler, host="127.0.0.2")
+    yield handler, base
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_hop_to_another_host_is_vetted_before_any_connection(routed, second_loopback):
+    handler, base = routed
+    other, other_base = second_loopback
+    handler.routes["/leave"] = (302, {"Location": other_base + "/landing"}, b"", 0.0)
+    r = probe_url(base + "/leave", threshold_s=5, timeout_s=5)
+    assert (r.ok, r.reason, r.status) == (False, Reason.PRIVATE_ADDRESS, None)
+    assert r.error == "not checked: loopback address 127.0.0.2"
+    assert r.redirects == [other_base + "/landing"] and r.final_url == other_base + "/landing"
+    assert other.seen == []  # refused before any connection
+    # The operator allows the range (the site file's allow_networks): the hop is followed.
+    r = probe_url(base + "/leave", threshold_s=5, timeout_s=5,
+                  policy=netguard.AddressPolicy(["127.0.0.0/8"]))
+    assert (r.ok, r.status, r.final_url) == (True, 200, other_base + "/landing"), r.error
+    assert [path for _host, path in other.seen] == ["/landing"]
+    # A configured host is not vetted: the site names it.
+    r = probe_url(base + "/leave", threshold_s=5, timeout_s=5, trusted_hosts={"127.0.0.1", "127.0.0.2"})
+    assert r.ok, r.error
+
+
+def test_a_vetted_hop_connects_where_the_guard_looked(routed, monkeypatch):
+    """The name of the next hop is resolved once, by the guard, and libcurl goes to that address: the
+    system resolver never hears of hop.example (no such name exists)."""
+    handler, base = routed
+    port = urlsplit(base).port
+    asked: list[str] = []
+
+    def resolve(host, port_):
+        asked.append(host)
+        if host == "hop.example":
+            return ["127.0.0.1"]
+        raise netguard.ResolutionError(f"cannot resolve {host!r}")
+
+    monkeypatch.setattr(netguard, "default_resolve", resolve)
+    handler.routes["/go"] = (302, {"Location": f"http://hop.example:{port}/there"}, b"", 0.0)
+    handler.routes["/there"] = (200, {}, b"<html>there</html>", 0.0)
+    refused = probe_url(base + "/go", threshold_s=5, timeout_s=5)
+    assert (refused.reason, refused.error) == (
+        Reason.PRIVATE_ADDRESS, "not checked: hop.example resolves to loopback address 127.0.0.1")
+    r = probe_url(base + "/go", threshold_s=5, timeout_s=5, policy=netguard.AddressPolicy(["127.0.0.1/32"]))
+    assert (r.ok, r.final_url) == (True, f"http://hop.example:{port}/there"), r.error
+    assert handler.seen[-1] == (f"hop.example:{port}", "/there")
+    assert asked == ["hop.example", "hop.example"]
+
+
+def test_a_waf_challenge_is_blocked_not_down(routed):
+    handler, base = routed
+    challenge = b"<html><script>document.cookie='t=1';location.href=location.href;</script></html>"
+    handler.routes["/"] = (521, {"Content-Type": "text/html"}, challenge, 0.0)
+    r = probe_url(base + "/", threshold_s=5, timeout_s=5)
+    assert (r.ok, r.reason, r.status) == (False, Reason.BLOCKED, 521)
+    assert r.error == "waf: 加速乐 Jiasule: HTTP 521; document.cookie challenge"  # crawler/waf.py's wall_error
+
+
+def test_a_proxy_is_used_only_when_the_environment_names_one(monkeypatch):
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    proxy, port, lines = start_raw_server(lambda path: answer)
+    try:
+        for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY", "https_proxy", "HTTPS_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{port}")
+        r = probe_url("http://portal.example/", threshold_s=5, timeout_s=5)  # the proxy resolves, not us
+        assert (r.ok, r.status) == (True, 200), r.error
+        assert lines == ["GET http://portal.example/ HTTP/1.1"]
+        assert r.dns_s is None  # no lookup here: the proxy did it
+    finally:
+        proxy.close()
+
+
+def test_the_probe_says_who_it_is(routed):
+    handler, base = routed
+    agents: list[str] = []
+    handler.routes["/"] = (200, {}, b"<html></html>", 0.0)
+    handler.do_GET = lambda self, _get=_Routes.do_GET: (agents.append(self.headers.get("User-Agent")), _get(self))
+    assert probe_url(base + "/").ok
+    assert probe_url(base + "/", user_agent="other/1").ok
+    from sitecheck.probe.probe import USER_AGENT
+    assert agents == [USER_AGENT, "other/1"]
+
+
 # --- TLS: certificate expiry and verification ---------------------------------------------------
 
 
@@ -305,3 +489,19 @@ def test_probe_command_prints_a_table_and_exits_1_on_failure(tmp_path, server, r
         assert store.db.execute("SELECT count(*) FROM probes").fetchone()[0] == 2
     path = write_site(tmp_path / "t.yaml", "t", [("portal", server.url("/"))])
     assert main(["probe", "--config", str(path), "--db", str(db), "--json"]) == 0
+
+
+# --- one answer, for check-config --probe (sitecheck/allowlist.py) -----------------------------------
+
+
+def test_fetch_answer_gives_status_headers_and_first_bytes_and_follows_nothing(routed, refused_url):
+    from sitecheck.probe.probe import ProbeFailure, fetch_answer
+
+    handler, base = routed
+    handler.routes["/"] = (302, {"Location": "/next", "X-Site": "门户".encode().decode("latin-1")}, b"moved", 0.0)
+    status, headers, body = fetch_answer(base + "/", {"User-Agent": "ua/1", "X-Token": "t"}, timeout_s=5)
+    assert (status, headers[b"location"], headers[b"x-site"], body) == (302, [b"/next"], ["门户".encode()], b"moved")
+    assert [path for _host, path in handler.seen] == ["/"]
+    with pytest.raises(ProbeFailure) as failure:
+        fetch_answer(refused_url, {}, timeout_s=5)
+    assert failure.value.reason == Reason.REFUSED

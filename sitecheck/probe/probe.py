@@ -2,36 +2,42 @@
 
 The unreachable rule (站点无法访问) counts homepage probes over a rolling week: a
 probe fails when the homepage has not opened within 15 s, and the site is vetoed
-when failed probes reach 5 % of all probes.  `probe_url` opens one page with the
-standard library (socket, ssl, http.client) because that is the only way to see
-the phases - DNS, connect, TLS, time to first byte, transfer - that tell *why* a
-probe was slow or failed.  `probe_site` probes every host's homepage and the
-site's key pages and stores one `probes` row per page; `availability` turns
-the stored rows into the rolling figures and the veto status.
+when failed probes reach 5 % of all probes.  `probe_url` opens one page on
+libcurl, the transport the crawl uses (crawler/curl.py), whose timers give the
+phases - DNS, connect, TLS, time to first byte, transfer - that tell *why* a
+probe was slow or failed; redirects, loops and anti-bot walls are judged by the
+crawl's fetch policy (crawler/policy.py).  `probe_site` probes every host's
+homepage and the site's key pages and stores one `probes` row per page;
+`availability` turns the stored rows into the rolling figures and the veto status.
 
-Probes target configured hosts only, so they do not go through the network
-guard that protects the crawler from links to foreign addresses.
+Probes start at configured hosts, which are not vetted; a redirect to any other
+host goes through the address guard (sitecheck/netguard.py) first, and the
+connection goes to the addresses the guard vetted, as in the crawl.
 """
 
 from __future__ import annotations
 
-import http.client
 import logging
 import math
-import socket
 import sqlite3
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+import urllib.request
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from sitecheck.crawler.classify import reason_for_status
+import pycurl
+
+from sitecheck import netguard
+from sitecheck.crawler.curl import CurlError, _Transfer, is_ip_literal, resolve_entry, wire_url
+from sitecheck.crawler.policy import Done, Follow, Got, Rules, Sent, next_step
+from sitecheck.crawler.urls import normalize
 from sitecheck.model import Reason
 from sitecheck.store import StoreError
 
@@ -42,7 +48,7 @@ Clock = Callable[[], datetime]
 USER_AGENT = "sitecheck-probe/0.1 (+government website availability monitor)"
 MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 20 * 1024 * 1024  # read at most this much; a bigger homepage counts as opened
-_READ_CHUNK = 64 * 1024
+BODY_HEAD_BYTES = 16_384  # as much of a page as the anti-bot wall recogniser reads (crawler/waf.py)
 
 PORTAL, SUBSITE, PAGE = "portal", "subsite", "page"  # what a probe row is about (probes.kind)
 
@@ -55,10 +61,11 @@ def utc_clock() -> datetime:
 class ProbeResult:
     """One probe of one URL.
 
-    Phases are summed over redirect hops: `dns_s`, `connect_s`, `tls_s`, then
-    `ttfb_s` (request sent until the response headers arrived); `total_s` runs
+    Phases are summed over redirect hops, from libcurl's timers: `dns_s` (the
+    lookup, made here so the connection goes where it says), `connect_s`, `tls_s`,
+    then `ttfb_s` (connected until the response headers arrived); `total_s` runs
     from the start of the probe to the last body byte of the final response (or
-    to the failure).  `cert_expiry` is the earliest notAfter of the TLS
+    to the failure).  `cert_expiry` is the earliest notAfter of the servers' TLS
     certificates met on the way, as an absolute UTC time.
     """
 
@@ -88,232 +95,344 @@ class ProbeResult:
                                   ("ttfb", self.ttfb_s), ("total", self.total_s)) if v is not None}
 
 
-class _ProbeFailure(Exception):
+class ProbeFailure(Exception):
+    """No answer to a request: the reason a probe records, and what happened in words."""
+
     def __init__(self, reason: Reason, message: str):
         super().__init__(message)
         self.reason = reason
 
 
 class _Timing:
+    """The probe's deadline, and its phases summed over the hops."""
+
     def __init__(self, monotonic: Callable[[], float], budget_s: float):
         self.monotonic = monotonic
-        self.start = monotonic()
-        self.deadline = self.start + budget_s
+        self.deadline = monotonic() + budget_s
         self.budget_s = budget_s
         self.phases = {"dns": 0.0, "connect": 0.0, "tls": 0.0, "ttfb": 0.0}
         self.seen: set[str] = set()
+        self.total = 0.0
 
     def remaining(self) -> float:
         left = self.deadline - self.monotonic()
         if left <= 0:
-            raise _ProbeFailure(Reason.TIMEOUT, f"no complete response within {self.budget_s:g} s")
+            raise ProbeFailure(Reason.TIMEOUT, f"no complete response within {self.budget_s:g} s")
         return left
 
-    def add(self, phase: str, since: float) -> None:
-        self.phases[phase] += self.monotonic() - since
+    def add(self, phase: str, seconds: float) -> None:
+        self.phases[phase] += max(0.0, seconds)
         self.seen.add(phase)
 
-    def elapsed(self) -> float:
-        return self.monotonic() - self.start
+
+@dataclass
+class _Answer:
+    status: int
+    headers: dict[bytes, list[bytes]]
+    body_head: bytes
+    size: int
+    cert_expiry: datetime | None
 
 
 def probe_url(url: str, threshold_s: float = 15.0, timeout_s: float = 20.0, clock: Clock = utc_clock, *,
               monotonic: Callable[[], float] = time.monotonic, ssl_context: ssl.SSLContext | None = None,
               headers: Mapping[str, Mapping[str, str]] | None = None, user_agent: str = USER_AGENT,
-              max_redirects: int = MAX_REDIRECTS) -> ProbeResult:
+              max_redirects: int = MAX_REDIRECTS, trusted_hosts: Collection[str] | None = None,
+              policy: netguard.AddressPolicy | None = None) -> ProbeResult:
     """Open `url` (following redirects, reading the whole body) and say whether it opened in time.
 
     ok means: a 2xx response, reached directly or through 3xx redirects, fully read
     within `threshold_s`.  The probe waits up to max(timeout_s, threshold_s) so a
     slow page gets a measured time.  `headers` maps a netloc to extra request
-    headers (credentials), sent to that netloc only.  Never raises for network
-    problems: they become a failed result with a `reason`.
+    headers (credentials), sent to that netloc only.  `trusted_hosts` are the host
+    names the operator configured (default: the host of `url`); a redirect to any
+    other host is vetted against `policy` first.  `ssl_context` says which
+    certificates are trusted (its CA certificates and verification switches are
+    handed to libcurl).  Never raises for network problems: they become a failed
+    result with a `reason`.
     """
     started = clock()
     timing = _Timing(monotonic, max(timeout_s, threshold_s))
     result = ProbeResult(url=url, started_at=started, ok=False, reason=Reason.ERROR)
-    current, visited = url, [url]
+    if trusted_hosts is None:
+        try:
+            trusted_hosts = {(urlsplit(url).hostname or "").lower()}
+        except ValueError:  # reported below, when the request cannot be made
+            trusted_hosts = set()
+    wire = _Wire(trusted_hosts, policy or netguard.AddressPolicy(), headers or {}, user_agent, ssl_context)
+    rules = Rules(retries=0, max_redirects=max_redirects)  # a probe is one visit: no retries
+    current, chain = url, ()
     try:
         while True:
-            status, location, size, expiry = _fetch_once(current, timing, ssl_context, headers or {}, user_agent)
-            if expiry is not None and (result.cert_expiry is None or expiry < result.cert_expiry):
-                result.cert_expiry = expiry
-            result.status, result.final_url, result.size = status, current, size
-            if 300 <= status < 400 and location:
-                target = urljoin(current, location.strip())
-                if urlsplit(target).scheme not in ("http", "https"):
-                    raise _ProbeFailure(Reason.ERROR, f"redirect to a non-web address: {target}")
-                if target in visited:
-                    raise _ProbeFailure(Reason.REDIRECT_LOOP, f"redirect loop back to {target}")
-                if len(result.redirects) >= max_redirects:
-                    raise _ProbeFailure(Reason.TOO_MANY_REDIRECTS, f"more than {max_redirects} redirects")
-                result.redirects.append(target)
-                visited.append(target)
-                current, result.status, result.final_url = target, None, target
+            result.status, result.final_url = None, current
+            answer = wire.get(current, timing)
+            if answer.cert_expiry is not None and (result.cert_expiry is None
+                                                   or answer.cert_expiry < result.cert_expiry):
+                result.cert_expiry = answer.cert_expiry
+            result.status, result.size = answer.status, answer.size
+            sent = Sent(_normalise(current) or current, "GET", chain=chain)
+            step = next_step(sent, Got(answer.status, answer.headers, body_head=answer.body_head), rules,
+                             _normalise)
+            if isinstance(step, Follow):
+                result.redirects.append(step.url)
+                chain, current = (*chain, sent.url), step.url
                 continue
             break
-        result.total_s = timing.elapsed()
-        if 200 <= status < 300:
-            if result.total_s <= threshold_s:
-                result.ok, result.reason = True, Reason.OK
-            else:
-                result.reason = Reason.TIMEOUT
-                result.error = f"opened in {result.total_s:.1f} s, over the {threshold_s:g} s threshold"
-        else:
-            result.reason = reason_for_status(status) if status >= 400 else Reason.HTTP_STATUS
-            result.error = f"HTTP {status}" + (" without a Location header" if 300 <= status < 400 else "")
-    except _ProbeFailure as exc:
+        _judge(result, answer.status, step, threshold_s, timing.total)
+    except ProbeFailure as exc:
         result.reason, result.error = exc.reason, str(exc)
-        result.total_s = timing.elapsed()
-    except (ValueError, UnicodeError) as exc:  # an unusable URL or Location header
-        result.reason, result.error = Reason.ERROR, _describe(exc)
-        result.total_s = timing.elapsed()
+    except (ValueError, UnicodeError) as exc:  # a URL libcurl or the guard cannot use
+        result.reason, result.error = Reason.ERROR, f"unusable URL: {type(exc).__name__}: {exc}"
+    finally:
+        wire.close()
+    result.total_s = timing.total
     for phase, value in timing.phases.items():
         if phase in timing.seen:
             setattr(result, f"{phase}_s", value)
     return result
 
 
-def _fetch_once(url: str, timing: _Timing, ssl_context: ssl.SSLContext | None,
-                headers: Mapping[str, Mapping[str, str]], user_agent: str
-                ) -> tuple[int, str | None, int, datetime | None]:
-    """One request on a fresh connection: (status, Location, body bytes read, cert notAfter)."""
+def fetch_answer(url: str, headers: Mapping[str, str], timeout_s: float = 15.0,
+                 ssl_context: ssl.SSLContext | None = None) -> tuple[int, dict[bytes, list[bytes]], bytes]:
+    """One GET of a configured host's URL on the probe's transport, no redirect followed: the status,
+    the headers (lower-cased byte names) and the first BODY_HEAD_BYTES of the body.  `headers` are
+    the request's own (User-Agent included).  Raises ProbeFailure when no answer came."""
     parts = urlsplit(url)
-    https = parts.scheme == "https"
-    host = parts.hostname or ""
+    user_agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), USER_AGENT)
+    extra = {k: v for k, v in headers.items() if k.lower() != "user-agent"}
+    wire = _Wire({(parts.hostname or "").lower()}, netguard.AddressPolicy(), {parts.netloc.lower(): extra},
+                 user_agent, ssl_context)
     try:
-        port = parts.port or (443 if https else 80)
-    except ValueError:
-        raise _ProbeFailure(Reason.ERROR, f"invalid port in {url}") from None
-    sock = _connect(host, port, timing)
-    expiry = None
-    ctx = (ssl_context or ssl.create_default_context()) if https else None
-    try:
-        if https:
-            t0 = timing.monotonic()
-            sock.settimeout(timing.remaining())
-            try:
-                sock = ctx.wrap_socket(sock, server_hostname=host)
-            except (ssl.SSLError, ssl.CertificateError) as exc:
-                raise _ProbeFailure(Reason.TLS, f"TLS handshake failed: {_describe(exc)}") from None
-            except OSError as exc:
-                raise _classify_os_error(exc, "during the TLS handshake") from None
-            timing.add("tls", t0)
-            expiry = _cert_not_after(sock)
-        if https:
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                host, port, timeout=timing.remaining(), context=ctx)
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=timing.remaining())
-        conn.sock = sock  # already connected: http.client must not connect again
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        request_headers = {"User-Agent": user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
-                           "Accept-Encoding": "identity", "Connection": "close"}
-        request_headers.update(headers.get(parts.netloc.lower(), {}))
-        try:
-            t0 = timing.monotonic()
-            sock.settimeout(timing.remaining())
-            conn.request("GET", path, headers=request_headers)
-            response = conn.getresponse()
-            timing.add("ttfb", t0)
-            status = response.status
-            location = response.getheader("Location")
-            size = _read_body(response, sock, timing)
-        except _ProbeFailure:
-            raise
-        except (http.client.HTTPException, OSError) as exc:
-            raise _classify_os_error(exc, "while reading the response") from None
-        return status, location, size, expiry
+        answer = wire.get(url, _Timing(time.monotonic, timeout_s))
     finally:
+        wire.close()
+    return answer.status, answer.headers, answer.body_head
+
+
+def _judge(result: ProbeResult, status: int, step, threshold_s: float, total_s: float) -> None:
+    """The outcome of the last answer, as the fetch policy ruled on it (`step`: Done)."""
+    reason = step.reason if isinstance(step, Done) else Reason.ERROR  # no retries, GET only: always Done
+    detail = getattr(step, "detail", "")
+    if reason == Reason.OK and 200 <= status < 300:
+        if total_s <= threshold_s:
+            result.ok, result.reason = True, Reason.OK
+        else:
+            result.reason = Reason.TIMEOUT
+            result.error = f"opened in {total_s:.1f} s, over the {threshold_s:g} s threshold"
+    elif reason == Reason.OK:  # a 3xx with no Location, a 1xx: not the page
+        result.reason = Reason.HTTP_STATUS
+        result.error = f"HTTP {status}" + (" without a Location header" if 300 <= status < 400 else "")
+    elif reason in (Reason.BLOCKED, Reason.REDIRECT_LOOP, Reason.TOO_MANY_REDIRECTS) or status < 400:
+        result.reason, result.error = reason, detail or f"HTTP {status}"
+    else:
+        result.reason, result.error = reason, f"HTTP {status}" + (f" ({detail})" if detail else "")
+
+
+def _normalise(url: str) -> str | None:
+    return normalize(url, frozenset())
+
+
+class _Wire:
+    """One probe's libcurl handle: one request per hop, each on a fresh connection, as a new visitor."""
+
+    def __init__(self, trusted_hosts: Collection[str], policy: netguard.AddressPolicy,
+                 headers: Mapping[str, Mapping[str, str]], user_agent: str, ssl_context: ssl.SSLContext | None):
+        self.trusted = {h.lower() for h in trusted_hosts}
+        self.policy, self.headers, self.user_agent = policy, headers, user_agent
+        self.curl = pycurl.Curl()
+        curl = self.curl
+        curl.setopt(pycurl.NOSIGNAL, 1)  # probes run in threads
+        curl.setopt(pycurl.FOLLOWLOCATION, 0)  # every hop is vetted and judged here
+        curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+        curl.setopt(pycurl.FRESH_CONNECT, 1)
+        curl.setopt(pycurl.FORBID_REUSE, 1)
+        curl.setopt(pycurl.NOPROXY, "")
+        curl.setopt(pycurl.USERAGENT, user_agent)
+        curl.setopt(pycurl.OPT_CERTINFO, 1)
+        _trust(curl, ssl_context)
+
+    def get(self, url: str, timing: _Timing) -> _Answer:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
         try:
-            sock.close()
-        except OSError:
-            pass
-
-
-def _read_body(response: http.client.HTTPResponse, sock: socket.socket, timing: _Timing) -> int:
-    size = 0
-    while size < MAX_BODY_BYTES:
-        sock.settimeout(timing.remaining())
-        chunk = response.read1(_READ_CHUNK)  # one recv at most, so the deadline is checked often
-        if not chunk:
-            break
-        size += len(chunk)
-    return size
-
-
-def _connect(host: str, port: int, timing: _Timing) -> socket.socket:
-    t0 = timing.monotonic()
-    addresses = _resolve(host, port, timing.remaining())
-    timing.add("dns", t0)
-    t0 = timing.monotonic()
-    last: OSError | None = None
-    for family, kind, proto, _name, address in addresses:
-        sock = socket.socket(family, kind, proto)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise ProbeFailure(Reason.ERROR, f"invalid port in {url}") from None
+        if parts.scheme not in ("http", "https") or not host:
+            raise ProbeFailure(Reason.ERROR, f"not a web address: {url}")
+        netloc = parts.netloc.lower()
+        proxy = _proxy_for(url, netloc)
+        addresses = self._addresses(url, host, port, proxy, timing)
+        transfer = _Transfer(None, frozenset(addresses or ()))  # parses the headers, guards the sockets
+        body = _Body()
+        curl = self.curl
+        request_headers = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Encoding": "identity",
+                           "Connection": "close", **self.headers.get(netloc, {})}
+        curl.setopt(pycurl.URL, wire_url(url))
+        curl.setopt(pycurl.HTTPHEADER, [f"{name}: {value}" for name, value in request_headers.items()])
+        curl.setopt(pycurl.TIMEOUT_MS, max(1, int(timing.remaining() * 1000)))
+        curl.setopt(pycurl.PROXY, proxy or "")  # "": no proxy, whatever libcurl would read itself
+        if addresses:
+            curl.setopt(pycurl.RESOLVE, [resolve_entry(host, port, addresses)])
+        else:
+            curl.unsetopt(pycurl.RESOLVE)
+        curl.setopt(pycurl.HEADERFUNCTION, transfer.lines.append)
+        curl.setopt(pycurl.WRITEFUNCTION, body.write)
+        curl.setopt(pycurl.OPENSOCKETFUNCTION, transfer.open_socket)
+        failure = None
         try:
-            sock.settimeout(timing.remaining())
-            sock.connect(address)
-        except _ProbeFailure:
-            sock.close()
+            curl.perform()
+        except pycurl.error as exc:
+            code, message = exc.args
+            if not body.full:  # a body past MAX_BODY_BYTES was cut on purpose: the page opened
+                failure = CurlError(pycurl.E_COULDNT_CONNECT, transfer.refused) if transfer.refused else \
+                    CurlError(code, message, curl.getinfo(pycurl.OS_ERRNO))
+        finally:
+            self._time(timing, https=parts.scheme == "https")
+        if failure is not None:
+            raise ProbeFailure(failure.reason, _failure_text(failure, timing))
+        return _Answer(curl.getinfo(pycurl.RESPONSE_CODE), transfer.headers(), body.head, body.size,
+                       _cert_expiry(curl) if parts.scheme == "https" else None)
+
+    def _addresses(self, url: str, host: str, port: int, proxy: str | None, timing: _Timing) -> list[str] | None:
+        """Where the connection goes (CURLOPT_RESOLVE): a host outside the configured ones is vetted
+        and goes to the addresses the guard pinned; a configured one is looked up.  The lookup is the
+        DNS phase; None when a proxy connects for us or the host is an address."""
+        t0 = timing.monotonic()
+        resolve = _resolver(timing)
+        try:
+            if host not in self.trusted:
+                refusal = netguard.vet_and_pin(url, self.policy, resolve)
+                if refusal:
+                    raise ProbeFailure(Reason.PRIVATE_ADDRESS, f"not checked: {refusal}")
+                addresses = None if proxy or is_ip_literal(host) else netguard.PINS.get(host)
+                if addresses is None and not (proxy or is_ip_literal(host)):  # libcurl must not look it up again
+                    raise ProbeFailure(Reason.ERROR, f"no vetted address pinned for {host}")
+            else:
+                addresses = None if proxy or is_ip_literal(host) else resolve(host, port)
+        except netguard.ResolutionError as exc:
+            timing.total += timing.monotonic() - t0
+            raise ProbeFailure(Reason.DNS, f"DNS lookup of {host} failed: {exc}") from None
+        except ProbeFailure:
+            timing.total += timing.monotonic() - t0
             raise
-        except OSError as exc:
-            sock.close()
-            last = exc
-            continue
-        timing.add("connect", t0)
-        return sock
-    timing.add("connect", t0)
-    raise _classify_os_error(last or OSError("no address to connect to"), f"connecting to {host}:{port}")
+        spent = timing.monotonic() - t0
+        timing.total += spent
+        if proxy is None:
+            timing.add("dns", spent)
+        return addresses
+
+    def _time(self, timing: _Timing, https: bool) -> None:
+        """libcurl's timers of the hop just made, all counted from the start of the transfer."""
+        curl = self.curl
+        lookup, connected = curl.getinfo(pycurl.NAMELOOKUP_TIME), curl.getinfo(pycurl.CONNECT_TIME)
+        handshaken, first_byte = curl.getinfo(pycurl.APPCONNECT_TIME), curl.getinfo(pycurl.STARTTRANSFER_TIME)
+        total = curl.getinfo(pycurl.TOTAL_TIME)
+        timing.total += total
+        if "dns" in timing.seen:
+            timing.add("dns", lookup)
+        timing.add("connect", (connected or total) - lookup)  # a refused or hanging connect: its time to fail
+        if https and handshaken:
+            timing.add("tls", handshaken - connected)
+        if first_byte and curl.getinfo(pycurl.RESPONSE_CODE):  # a failed transfer sets the timer too
+            timing.add("ttfb", first_byte - (handshaken or connected))
+
+    def close(self) -> None:
+        self.curl.close()
 
 
-def _resolve(host: str, port: int, timeout_s: float) -> list[tuple]:
-    """getaddrinfo with a deadline (the C resolver has none of its own)."""
-    outcome: dict[str, Any] = {}
+class _Body:
+    """Counts the body, keeps its first bytes (for crawler/waf.py), stops at MAX_BODY_BYTES."""
 
-    def lookup() -> None:
-        try:
-            outcome["ok"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            outcome["error"] = exc
+    def __init__(self):
+        self.size, self.head, self.full = 0, b"", False
 
-    worker = threading.Thread(target=lookup, name=f"dns {host}", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        raise _ProbeFailure(Reason.TIMEOUT, f"DNS lookup of {host} took longer than {timeout_s:.1f} s")
-    if "error" in outcome:
-        raise _ProbeFailure(Reason.DNS, f"DNS lookup of {host} failed: {_describe(outcome['error'])}")
-    return outcome["ok"]
+    def write(self, chunk: bytes):
+        if len(self.head) < BODY_HEAD_BYTES:
+            self.head += chunk[:BODY_HEAD_BYTES - len(self.head)]
+        self.size += len(chunk)
+        if self.size >= MAX_BODY_BYTES:
+            self.full = True
+            return 0  # libcurl stops the transfer: enough was read to say the page opened
+        return None
 
 
-def _classify_os_error(exc: BaseException, where: str) -> _ProbeFailure:
-    text = f"{_describe(exc)} {where}"
-    if isinstance(exc, ConnectionRefusedError):
-        return _ProbeFailure(Reason.REFUSED, text)
-    if isinstance(exc, (TimeoutError, socket.timeout)):
-        return _ProbeFailure(Reason.TIMEOUT, text)
-    if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
-        return _ProbeFailure(Reason.TLS, text)
-    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError,
-                        http.client.RemoteDisconnected, http.client.IncompleteRead)):
-        return _ProbeFailure(Reason.RESET, text)
-    return _ProbeFailure(Reason.ERROR, text)
+def _resolver(timing: _Timing) -> netguard.Resolver:
+    """netguard's lookup with the probe's deadline (the C resolver has none of its own)."""
+
+    def resolve(host: str, port: int) -> list[str]:
+        outcome: dict[str, Any] = {}
+
+        def lookup() -> None:
+            try:
+                outcome["ok"] = netguard.default_resolve(host, port)
+            except netguard.ResolutionError as exc:
+                outcome["error"] = exc
+
+        budget = timing.remaining()
+        worker = threading.Thread(target=lookup, name=f"dns {host}", daemon=True)
+        worker.start()
+        worker.join(budget)
+        if worker.is_alive():
+            raise ProbeFailure(Reason.TIMEOUT, f"DNS lookup of {host} took longer than {budget:.1f} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["ok"]
+
+    return resolve
 
 
-def _describe(exc: BaseException) -> str:
-    detail = getattr(exc, "verify_message", None) or getattr(exc, "strerror", None) or str(exc)
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+def _trust(curl: pycurl.Curl, ssl_context: ssl.SSLContext | None) -> None:
+    """Verify certificates as Python's default context does, or as `ssl_context` says."""
+    trusted = ssl_context.get_ca_certs(binary_form=True) if ssl_context is not None else []
+    if trusted:  # the certificates the context loaded (a cafile): those only
+        curl.setopt(pycurl.CAINFO_BLOB, "".join(ssl.DER_cert_to_PEM_cert(der) for der in trusted).encode())
+    else:  # the system's store, where Python's default context finds it (libcurl's own default may differ)
+        paths = ssl.get_default_verify_paths()
+        if paths.cafile:
+            curl.setopt(pycurl.CAINFO, paths.cafile)
+        if paths.capath:
+            curl.setopt(pycurl.CAPATH, paths.capath)
+    if ssl_context is not None:
+        curl.setopt(pycurl.SSL_VERIFYPEER, 0 if ssl_context.verify_mode == ssl.CERT_NONE else 1)
+        curl.setopt(pycurl.SSL_VERIFYHOST, 2 if ssl_context.check_hostname else 0)
 
 
-def _cert_not_after(sock: ssl.SSLSocket) -> datetime | None:
+def _proxy_for(url: str, netloc: str) -> str | None:
+    """The environment's proxy for `url` (http_proxy, https_proxy, no_proxy), as the crawl's transport."""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.split(":", 1)[0].lower()) if proxies else None
+    if proxy and urllib.request.proxy_bypass(netloc):
+        return None
+    return proxy
+
+
+_FAILURE_WORDS = {Reason.TIMEOUT: "no complete response within {budget:g} s", Reason.REFUSED: "connection refused",
+                  Reason.RESET: "connection reset", Reason.TRUNCATED: "response cut short",
+                  Reason.DNS: "DNS lookup failed", Reason.TLS: "TLS handshake failed"}
+
+
+def _failure_text(failure: CurlError, timing: _Timing) -> str:
+    words = _FAILURE_WORDS.get(failure.reason)
+    if words is None:
+        return failure.message or str(failure)
+    return f"{words.format(budget=timing.budget_s)}: {failure.message}"
+
+
+def _cert_expiry(curl: pycurl.Curl) -> datetime | None:
+    """The server certificate's notAfter, from libcurl's certificate info (OpenSSL's date form)."""
     try:
-        cert = sock.getpeercert()
-    except (ValueError, OSError):
+        chain = curl.getinfo(pycurl.INFO_CERTINFO) or []
+    except pycurl.error:
         return None
-    not_after = (cert or {}).get("notAfter")
-    if not not_after:
-        return None
-    return datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), timezone.utc)
+    for name, value in (chain[0] if chain else ()):
+        if name == "Expire date":
+            try:
+                return datetime.fromtimestamp(ssl.cert_time_to_seconds(value), timezone.utc)
+            except ValueError:
+                return None
+    return None
 
 
 # --- probing a site ----------------------------------------------------------------------
@@ -345,12 +464,16 @@ def probe_site(site, store, clock: Clock = utc_clock, *, probe: Callable[..., Pr
     timeout = float(settings.get("timeout_seconds", 20.0))
     headers = _credential_headers(site)
     targets = probe_targets(site)
+    # The site's own hosts are not vetted (the operator named them); a redirect elsewhere is.
+    trusted = {(urlsplit(f"//{netloc}").hostname or "") for h in site.hosts for netloc in h.netlocs}
+    policy = netguard.AddressPolicy(site.crawl.allow_networks)
 
     def one(target: ProbeTarget) -> ProbeResult | None:
         if stop is not None and stop.is_set():
             return None
         try:
-            result = probe(target.url, threshold_s=threshold, timeout_s=timeout, clock=clock, headers=headers)
+            result = probe(target.url, threshold_s=threshold, timeout_s=timeout, clock=clock, headers=headers,
+                           trusted_hosts=trusted, policy=policy)
         except Exception as exc:  # noqa: BLE001 - a bug in one probe must not lose the others
             log.exception("probe of %s crashed", target.url)
             result = ProbeResult(target.url, clock(), False, Reason.ERROR, error=f"probe crashed: {exc!r}")
