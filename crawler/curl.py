@@ -1,11 +1,10 @@
 """HTTP requests on libcurl (pycurl), driven by the asyncio event loop.
 
-The record process checks two thirds of a portal's URLs (images, attachments,
-other sites) with one HEAD each.  aiohttp spends ~100 µs of Python per such
-request on our benchmark machine, libcurl ~20 µs (`bench/README.md`): the
-request is built, sent and parsed in C, and Python sees only the finished
-transfer.  libcurl is the most widely deployed HTTP client there is; pycurl
-has wrapped it since 2001.
+Every request sitecheck sends to a monitored site goes through libcurl: pages and link targets
+(crawler/transport.py) and availability probes (sitecheck/probe/probe.py).  The request is
+built, sent and parsed in C, and Python sees only the finished transfer (what that costs per
+request: docs/performance.md).  libcurl is the most widely deployed HTTP client there is;
+pycurl has wrapped it since 2001.
 
 libcurl's multi interface tells us which sockets to watch and when its next
 timeout is due (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION); the sockets go into an
@@ -100,7 +99,7 @@ class CurlReply:
 
 
 @dataclass(slots=True, eq=False)
-class _Transfer:
+class Transfer:
     """One request's state, filled in by libcurl's callbacks."""
 
     future: asyncio.Future
@@ -224,7 +223,7 @@ class CurlSession:
         self._multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
         self._user_agent = user_agent
         self._idle: list[pycurl.Curl] = []  # easy handles to reuse: setting one up costs more than reusing
-        self._transfers: dict[pycurl.Curl, _Transfer] = {}
+        self._transfers: dict[pycurl.Curl, Transfer] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = 0.0
         self._kick: asyncio.Handle | None = None  # libcurl asked to act at once (a transfer was added)
@@ -257,7 +256,7 @@ class CurlSession:
         if method not in ("HEAD", "GET"):
             raise ValueError(f"only HEAD and GET are sent this way, not {method}")
         curl = self._idle.pop() if self._idle else self._new_handle()
-        transfer = _Transfer(self._loop.create_future(), frozenset(addresses or ()), want_body=want_body,
+        transfer = Transfer(self._loop.create_future(), frozenset(addresses or ()), want_body=want_body,
                              max_body=max_body, stop=stop if want_body else None)
         curl.setopt(pycurl.URL, wire)
         if method == "HEAD":

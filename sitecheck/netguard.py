@@ -353,10 +353,9 @@ class AddressPins:
     then a private one; or a cache entry expiring in between), the connection
     would go somewhere nobody checked. So `vet_and_pin` records what it vetted, and
     connections go where the pins say: libcurl is handed them with each request
-    (crawler/curl.py, `AddressBook`), aiohttp's and Twisted's resolvers (proxied
-    requests; Scrapy's lenient fallback) answer from here first. Process-wide,
-    because Twisted has one resolver per process; bounded (oldest pins dropped
-    first).
+    (crawler/curl.py, `AddressBook`; the probes likewise), and refuses a socket to any
+    other address. Process-wide, so every request of a process shares them; bounded
+    (oldest pins dropped first).
     """
 
     def __init__(self, max_entries: int = 10_000) -> None:

@@ -37,9 +37,9 @@ def _request(method: str, url: str, **kwargs):
 
 
 def test_the_last_responses_headers_count():
-    from sitecheck.crawler.curl import _Transfer
+    from sitecheck.crawler.curl import Transfer
 
-    transfer = _Transfer(None, frozenset())
+    transfer = Transfer(None, frozenset())
     transfer.lines += [b"HTTP/1.1 100 Continue\r\n", b"X-Early: 1\r\n", b"\r\n",
                        b"HTTP/1.1 200 OK: fine\r\n", b"Content-Type: text/html\r\n", b"Set-Cookie: a=1\r\n",
                        b"set-cookie: b=2\r\n", b"Folded: x\r\n", b" continued\r\n", b"\r\n"]
@@ -78,8 +78,8 @@ def test_a_connection_to_an_address_not_given_is_refused(monkeypatch):
     import sitecheck.crawler.curl as curl
 
     sock, port, hits = _server()
-    given = curl._Transfer
-    monkeypatch.setattr(curl, "_Transfer", lambda future, allowed, **kw: given(future, frozenset({"127.0.0.9"}), **kw))
+    given = curl.Transfer
+    monkeypatch.setattr(curl, "Transfer", lambda future, allowed, **kw: given(future, frozenset({"127.0.0.9"}), **kw))
     with sock, pytest.raises(CurlError) as refused:
         _request("HEAD", f"http://sitecheck-pinned.invalid:{port}/x.png", addresses=["127.0.0.1"])
     assert "127.0.0.1" in str(refused.value) and "did not vet" in str(refused.value)
@@ -112,11 +112,11 @@ def test_only_http_and_https(tmp_path):
     secret.write_text("not for the crawl", encoding="utf-8")
     with pytest.raises(CurlError) as refused:
         _request("GET", f"file://{secret}", addresses=None, want_body=True)
-    assert refused.value.reason == Reason.ERROR  # handed back, and Scrapy refuses file:// for targets too
+    assert refused.value.reason == Reason.ERROR  # libcurl speaks http and https only
 
 
 def test_the_environment_proxy_is_ignored_unless_passed(monkeypatch):
-    # the link checker decides about proxies itself (no_proxy included); libcurl must not add its own
+    # the transport decides about proxies itself (no_proxy included); libcurl must not add its own
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9/")  # nothing listens there
     sock, port, hits = _server()
     with sock:

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import pycurl
 
 from sitecheck import netguard
-from sitecheck.crawler.curl import CurlError, _Transfer, is_ip_literal, resolve_entry, wire_url
+from sitecheck.crawler.curl import CurlError, Transfer, is_ip_literal, resolve_entry, wire_url
 from sitecheck.crawler.policy import Done, Follow, Got, Rules, Sent, next_step
 from sitecheck.crawler.urls import normalize
 from sitecheck.model import Reason
@@ -264,7 +264,7 @@ class _Wire:
         netloc = parts.netloc.lower()
         proxy = _proxy_for(url, netloc)
         addresses = self._addresses(url, host, port, proxy, timing)
-        transfer = _Transfer(None, frozenset(addresses or ()))  # parses the headers, guards the sockets
+        transfer = Transfer(None, frozenset(addresses or ()))  # parses the headers, guards the sockets
         body = _Body()
         curl = self.curl
         request_headers = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Encoding": "identity",
