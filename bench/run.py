@@ -363,8 +363,8 @@ def sitecheck_cmd(*args: str, scrapy_settings: dict | None = None) -> list[str]:
 
 # Loads the packages of a source tree the way pyproject.toml maps them (sitecheck/, crawler/ and
 # checks/ as sitecheck, sitecheck.crawler and sitecheck.checks). Run here, and, as sitecustomize on
-# PYTHONPATH, at the start of every Python process sitecheck starts: the record process runs
-# `python -m sitecheck.crawler.targets` and would otherwise import the installed copy.
+# PYTHONPATH, at the start of every Python process sitecheck starts: a process it starts with
+# `python -m sitecheck...` would otherwise import the installed copy.
 _TREE_LOADER = """
 import importlib.util, os, sys
 
