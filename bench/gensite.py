@@ -1,18 +1,28 @@
 """Generate a static government-portal-like site for the speed and memory benchmark.
 
     python bench/gensite.py --pages 20000 --out bench/work/site-20000 --ext-origin http://127.0.0.1:8081
+    python bench/gensite.py --shape pages --pages 20000 --out bench/work/site-pages-20000
+
+Two shapes of the same portal (--shape):
+
+files (default)  about two images and attachments for every page (the shape of a
+                 portal that publishes documents): most URLs are link checks.
+pages            almost every URL is an HTML page (images, attachments, shared files
+                 and other sites together at most 2 % of the URLs from 2,000 pages
+                 up), every page with 40-50 links: most URLs are crawled pages.
 
 The site looks like a TRS-built portal: a homepage, eight sections, columns
 (栏目) with paginated lists of dated items (index.html, index_1.html ...), and
 articles at /<section>/<column>/<yyyymm>/t<yyyymmdd>_<id>.html with their images
 (W0....png/.gif) and attachments (P0....pdf/.docx/.xls) beside them.  Every HTML
-page is 15-25 KB and carries 30-60 links: navigation, breadcrumb, list items,
-related articles, images, attachments, stylesheets and scripts, footer pages,
+page is 15-25 KB and carries 30-60 links (40-50 in the pages shape): navigation,
+breadcrumb, list items, related articles, images, attachments, stylesheets and scripts, footer pages,
 and links to a second loopback host standing in for other government sites.
 
 About 1 % of the distinct link targets are missing on purpose (pages, images,
 attachments and external pages, each linked from one to three live pages, two
-of them from the homepage).  They are listed in manifest.json, which is the
+of them from the homepage; in the pages shape, in the proportion 5:2:2:1 and
+ordered so that even a small site has one of each kind).  They are listed in manifest.json, which is the
 answer key the benchmark checks every tool against.
 
 Layout of --out:
@@ -24,7 +34,7 @@ Layout of --out:
 Internal links are root-relative or relative, so the main host's port does not
 matter; external links are absolute, so the site is generated for one
 external origin (recorded in the manifest; regenerate for another).
-Deterministic for a given (pages, seed, ext-origin).
+Deterministic for a given (shape, pages, seed, ext-origin).
 """
 
 from __future__ import annotations
@@ -43,7 +53,8 @@ import zlib
 from io import BytesIO
 from pathlib import Path
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
+SHAPES = ("files", "pages")
 BROKEN_FRACTION = 0.01
 _HREF = re.compile(r'\s(?:href|src)="([^"]+)"')
 SITE_CODE = "6200000001"
@@ -204,10 +215,21 @@ FOOT = """<div class="footer"><div class="w1200">
 """
 
 
+LINKS_MIN, LINKS_MAX = 40, 50  # links on every page of the pages shape
+
+
 class Site:
-    def __init__(self, pages: int, seed: int, ext_origin: str):
+    def __init__(self, pages: int, seed: int, ext_origin: str, shape: str = "files"):
+        if shape not in SHAPES:
+            raise ValueError(f"unknown shape {shape!r} (one of {', '.join(SHAPES)})")
         self.n = pages
         self.seed = seed
+        self.shape = shape
+        self.few_files = shape == "pages"
+        # The pages shape keeps every page within 40-50 links: shorter lists and pager, at most 15
+        # columns listed on a section page.
+        self.per_list = 10 if self.few_files else 20
+        self.pager_window = 1 if self.few_files else 4
         self.ext = ext_origin.rstrip("/")
         self.rng = random.Random(seed)
         self.text = Text(random.Random(seed + 1))
@@ -217,21 +239,22 @@ class Site:
 
     def _plan(self) -> None:
         rng = self.rng
-        n_columns = max(8, round(self.n / 500))
+        n_columns = max(8, min(120, round(self.n / 1000))) if self.few_files else max(8, round(self.n / 500))
+        per_list = self.per_list
         fixed = 1 + len(SECTIONS) + len(FOOTER) + 3  # home, sections, footer pages, /wza/ /jiucuo/ /dzjg/
         budget = max(n_columns * 2, self.n - fixed)
-        articles = math.floor(budget * 20 / 21)
+        articles = math.floor(budget * per_list / (per_list + 1))
         self.columns = []
         per = [articles // n_columns + (1 if i < articles % n_columns else 0) for i in range(n_columns)]
         # Trim or pad so that articles + list pages == budget exactly.
-        total = sum(per) + sum(max(1, math.ceil(a / 20)) for a in per)
+        total = sum(per) + sum(max(1, math.ceil(a / per_list)) for a in per)
         i = 0
         while total != budget and i < 10 * n_columns:
             c = i % n_columns
-            before = per[c] + max(1, math.ceil(per[c] / 20))
+            before = per[c] + max(1, math.ceil(per[c] / per_list))
             per[c] += 1 if total < budget else -1
             per[c] = max(per[c], 1)
-            total += per[c] + max(1, math.ceil(per[c] / 20)) - before
+            total += per[c] + max(1, math.ceil(per[c] / per_list)) - before
             i += 1
         for c in range(n_columns):
             slug, name = COLUMNS[c % len(COLUMNS)]
@@ -250,16 +273,21 @@ class Site:
                 a = {"id": aid, "col": col["i"], "date": f"{y}-{m:02d}-{day:02d}", "ymd": ymd,
                      "dir": f"{col['path']}{ym}/", "name": f"t{ymd}_{aid}.html", "title": self.text.title()}
                 a["url"] = a["dir"] + a["name"]
-                imgs = rng.choices([0, 1, 2, 3], weights=[2, 4, 3, 1])[0]
-                atts = rng.choices([0, 1, 2], weights=[5, 3, 2])[0]
+                if self.few_files:
+                    imgs = rng.choices([0, 1], weights=[997, 3])[0]
+                    atts = rng.choices([0, 1], weights=[997, 3])[0]
+                else:
+                    imgs = rng.choices([0, 1, 2, 3], weights=[2, 4, 3, 1])[0]
+                    atts = rng.choices([0, 1, 2], weights=[5, 3, 2])[0]
                 a["imgs"] = [f"W0{ymd}{aid}{k}.{rng.choice(('png', 'png', 'gif'))}" for k in range(imgs)]
                 a["atts"] = [f"P0{ymd}{aid}{k}.{rng.choice(('pdf', 'pdf', 'docx', 'xls'))}" for k in range(atts)]
                 col["articles"].append(len(self.articles))
                 self.articles.append(a)
                 aid += 1
         for col in self.columns:
-            col["lists"] = max(1, math.ceil(len(col["articles"]) / 20))
-        self.ext_pool = [f"{self.ext}/www/site{k}/index.html" for k in range(200 + self.n // 100)]
+            col["lists"] = max(1, math.ceil(len(col["articles"]) / per_list))
+        n_ext = 5 + self.n // 2000 if self.few_files else 200 + self.n // 100  # five are in every footer
+        self.ext_pool = [f"{self.ext}/www/site{k}/index.html" for k in range(n_ext)]
         self._plan_broken()
 
     def _plan_broken(self) -> None:
@@ -272,7 +300,10 @@ class Site:
         self.broken: list[dict] = []
         self.dead_links: dict[int, list[tuple[str, str, str]]] = {}  # article index -> (kind, href, text)
         self.home_dead: list[tuple[str, str, str]] = []
-        kinds = ["page"] * 3 + ["image"] * 3 + ["attachment"] * 3 + ["external"]
+        if self.few_files:  # every kind present from the first four on, pages the most common
+            kinds = ["page", "image", "attachment", "external", "page", "page", "image", "attachment", "page", "page"]
+        else:
+            kinds = ["page"] * 3 + ["image"] * 3 + ["attachment"] * 3 + ["external"]
         for i in range(n_broken):
             kind = kinds[i % len(kinds)]
             host = self.articles[rng.randrange(len(self.articles))]
@@ -305,6 +336,18 @@ class Site:
         footer = "　|　".join(f'<a href="/{s}/">{n}</a>' for s, n in FOOTER)
         return FOOT.format(ext_footer=ext, footer=footer, site_code=SITE_CODE)
 
+    def _more_links(self, parts: list[str], foot: str, rng: random.Random, heading: str = "推荐阅读") -> str:
+        """The pages shape: a list of articles bringing the page to 40-50 links (empty in the files shape)."""
+        if not self.few_files:
+            return ""
+        want = rng.randint(LINKS_MIN, LINKS_MAX) - len(_HREF.findall("".join(parts) + foot))
+        if want <= 0:
+            return ""
+        items = "".join(f'<li><a href="{self.articles[j]["url"]}">{self.articles[j]["title"]}</a>'
+                        f'<span>{self.articles[j]["date"]}</span></li>'
+                        for j in rng.sample(range(len(self.articles)), k=min(len(self.articles), want)))
+        return f'<div class="related"><h3>{heading}</h3><ul>{items}</ul></div>\n'
+
     def _pad(self, html_so_far: int, rng: random.Random) -> str:
         target = rng.randint(15_500, 24_500)
         return self.text.fill(max(0, target - html_so_far))
@@ -312,18 +355,21 @@ class Site:
     def home(self) -> str:
         rng = random.Random(self.seed * 7 + 1)
         parts = [self._head("首页", "首页", "首页", "", "index")]
-        parts.append('<div class="banner w1200">' + "".join(
-            f'<img src="/images/banner{k}.png" alt="专题{k}">' for k in (1, 2, 3)) + "</div>\n")
-        for col in self.columns[:8]:
+        if not self.few_files:
+            parts.append('<div class="banner w1200">' + "".join(
+                f'<img src="/images/banner{k}.png" alt="专题{k}">' for k in (1, 2, 3)) + "</div>\n")
+        blocks, per_block = (3, 4) if self.few_files else (8, 5)
+        for col in self.columns[:blocks]:
             items = "".join(f'<li><a href="{self.articles[i]["url"]}" title="{self.articles[i]["title"]}">'
                             f'{self.articles[i]["title"]}</a><span>{self.articles[i]["date"]}</span></li>'
-                            for i in col["articles"][:5])
+                            for i in col["articles"][:per_block])
             parts.append(f'<div class="block"><h3><a href="{col["path"]}">{col["name"]}</a>'
                          f'<a class="more" href="{col["path"]}">更多</a></h3><ul>{items}</ul></div>\n')
         for kind, url, text in self.home_dead:
             tag = f'<img src="{url}" alt="{text}">' if kind == "image" else f'<a href="{url}">{text}</a>'
             parts.append(f'<div class="notice">{tag}</div>\n')
         foot = self._foot()
+        parts.append(self._more_links(parts, foot, rng))
         size = _nbytes(parts) + _nbytes([foot])
         parts.append('<div class="intro">' + self._pad(size, rng) + "</div>\n")
         parts.append(foot)
@@ -338,11 +384,12 @@ class Site:
                  '<div class="collist"><ul>']
         parts += [f'<li><a href="{c["path"]}">{c["name"]}</a></li>' for c in cols]
         parts.append("</ul></div>\n")
-        for c in cols[:max(1, 24 // max(1, len(cols)))]:
+        for c in cols[:1 if self.few_files else max(1, 24 // max(1, len(cols)))]:
             items = "".join(f'<li><a href="{self.articles[i]["url"]}">{self.articles[i]["title"]}</a>'
                             f'<span>{self.articles[i]["date"]}</span></li>' for i in c["articles"][:3])
             parts.append(f'<div class="block"><h3>{c["name"]}</h3><ul>{items}</ul></div>\n')
         foot = self._foot()
+        parts.append(self._more_links(parts, foot, rng))
         parts.append('<div class="intro">' + self._pad(_nbytes(parts) + _nbytes([foot]), rng) + "</div>\n")
         parts.append(foot)
         return "".join(parts)
@@ -353,7 +400,8 @@ class Site:
         parts = [self._head(col["name"], col["name"], "列表", "", "list"),
                  f'<div class="crumb w1200">当前位置：<a href="/">首页</a> &gt; <a href="/{col["sec"]}/">{sec_name}</a>'
                  f' &gt; <a href="{col["path"]}">{col["name"]}</a></div>\n<div class="list"><ul>\n']
-        for i in col["articles"][k * 20:(k + 1) * 20]:
+        per = self.per_list
+        for i in col["articles"][k * per:(k + 1) * per]:
             a = self.articles[i]
             rel = "./" + a["dir"][len(col["path"]):] + a["name"]
             parts.append(f'<li><a href="{rel}" target="_blank" title="{a["title"]}">{a["title"]}</a>'
@@ -367,13 +415,15 @@ class Site:
         pager = [f'<a href="{href(0)}">首页</a>']
         if k > 0:
             pager.append(f'<a href="{href(k - 1)}">上一页</a>')
-        for p in range(max(0, k - 4), min(last, k + 4) + 1):
+        w = self.pager_window
+        for p in range(max(0, k - w), min(last, k + w) + 1):
             pager.append(f"<span>{p + 1}</span>" if p == k else f'<a href="{href(p)}">{p + 1}</a>')
         if k < last:
             pager.append(f'<a href="{href(k + 1)}">下一页</a>')
         pager.append(f'<a href="{href(last)}">尾页</a>')
         parts.append(f'<div class="page">{"".join(pager)}<span>共{last + 1}页</span></div>\n')
         foot = self._foot()
+        parts.append(self._more_links(parts, foot, rng))
         parts.append('<div class="intro">' + self._pad(_nbytes(parts) + _nbytes([foot]), rng) + "</div>\n")
         parts.append(foot)
         return "".join(parts)
@@ -398,7 +448,8 @@ class Site:
                 body_parts.append(f'<p><img src="{url}" alt="{text}"></p>\n')
             else:
                 body_parts.append(f'<p><a href="{url}">{text}</a></p>\n')
-        for _ in range(rng.choices([0, 1, 2, 3], weights=[3, 4, 2, 1])[0]):
+        n_ext = rng.choices([0, 1], weights=[4, 1])[0] if self.few_files else rng.choices([0, 1, 2, 3], weights=[3, 4, 2, 1])[0]
+        for _ in range(n_ext):
             body_parts.append(f'<p>详见<a href="{rng.choice(self.ext_pool)}" target="_blank">相关网站</a>。</p>\n')
         parts += body_parts
         text_at = len(parts)
@@ -417,12 +468,16 @@ class Site:
         if pos + 1 < len(col_articles):
             p = self.articles[col_articles[pos + 1]]
             nav.append(f'<a href="{p["url"]}">下一篇：{p["title"]}</a>')
-        parts.append(f'<div class="prevnext">{"".join(nav)}</div>\n</div>\n<div class="related"><h3>相关文章</h3><ul>')
-        for j in rng.sample(range(len(self.articles)), k=min(len(self.articles), rng.randint(5, 12))):
-            r = self.articles[j]
-            parts.append(f'<li><a href="{r["url"]}">{r["title"]}</a><span>{r["date"]}</span></li>')
-        parts.append("</ul></div>\n")
+        parts.append(f'<div class="prevnext">{"".join(nav)}</div>\n</div>\n')
         foot = self._foot()
+        if self.few_files:
+            parts.append(self._more_links(parts, foot, rng, "相关文章"))
+        else:
+            parts.append('<div class="related"><h3>相关文章</h3><ul>')
+            for j in rng.sample(range(len(self.articles)), k=min(len(self.articles), rng.randint(5, 12))):
+                r = self.articles[j]
+                parts.append(f'<li><a href="{r["url"]}">{r["title"]}</a><span>{r["date"]}</span></li>')
+            parts.append("</ul></div>\n")
         parts.append(foot)
         size = _nbytes(parts)
         parts.insert(text_at, self._pad(size, rng))
@@ -432,11 +487,13 @@ class Site:
         rng = random.Random(self.seed * 13 + zlib.crc32(slug.encode()))
         parts = [self._head(name, name, "单页", "", "article"),
                  f'<div class="crumb w1200">当前位置：<a href="/">首页</a> &gt; {name}</div>\n<div class="content">\n']
-        if slug == "wzdt":  # the site map lists every section and column
+        if slug == "wzdt":  # the site map lists every section and column (sections only in the pages shape)
             for s, sname in SECTIONS:
-                cols = "".join(f'<a href="{c["path"]}">{c["name"]}</a> ' for c in self.columns if c["sec"] == s)
+                cols = "" if self.few_files else "".join(
+                    f'<a href="{c["path"]}">{c["name"]}</a> ' for c in self.columns if c["sec"] == s)
                 parts.append(f'<dl><dt><a href="/{s}/">{sname}</a></dt><dd>{cols}</dd></dl>\n')
         foot = self._foot()
+        parts.append(self._more_links(parts, foot, rng))
         parts.append(self._pad(_nbytes(parts) + _nbytes([foot]), rng))
         parts.append("</div>\n")
         parts.append(foot)
@@ -464,7 +521,7 @@ def _date(day_offset: int) -> tuple[int, int, int]:
 
 
 def generate(pages: int, out: str | Path, *, seed: int = 1, ext_origin: str = "http://127.0.0.1:8081",
-             quiet: bool = False) -> dict:
+             shape: str = "files", quiet: bool = False) -> dict:
     """Write the site under `out` (replacing what is there) and return its manifest."""
     t0 = time.monotonic()
     out = Path(out)
@@ -473,17 +530,19 @@ def generate(pages: int, out: str | Path, *, seed: int = 1, ext_origin: str = "h
     www, ext, blobs_dir = out / "www", out / "ext", out / "blobs"
     for d in (www, ext, blobs_dir):
         d.mkdir(parents=True)
-    site = Site(pages, seed, ext_origin)
+    site = Site(pages, seed, ext_origin, shape)
     made_dirs: set[str] = set()
     linked: set[str] = {"/"}
-    occurrences = 0
+    page_paths: set[str] = set()
+    links_on_page: list[int] = []
 
     def write(path: str, text: str, root: Path = www, page: bool = True) -> int:
-        nonlocal occurrences
         if page:
             base = path.rsplit("/", 1)[0] + "/"
-            for href in _HREF.findall(text):
-                occurrences += 1
+            hrefs = _HREF.findall(text)
+            links_on_page.append(len(hrefs))
+            page_paths.add(path)
+            for href in hrefs:
                 linked.add(base + href[2:] if href.startswith("./") else href)
         full = str(root) + (path + "index.html" if path.endswith("/") else path)
         d = full.rsplit("/", 1)[0]
@@ -549,8 +608,13 @@ def generate(pages: int, out: str | Path, *, seed: int = 1, ext_origin: str = "h
     write("/robots.txt", "User-agent: *\nDisallow:\n", root=ext, page=False)
 
     distinct = len(linked)
+    occurrences = sum(links_on_page)
+    # Everything a checker requests that is not an HTML page of the portal: images, attachments,
+    # stylesheets, scripts and the other sites' pages, live or missing.
+    dead_pages = {b["path"] for b in site.broken if b["kind"] == "page"}
+    non_page = len(linked - page_paths - dead_pages)
     manifest = {
-        "generator": "sitecheck bench/gensite.py", "version": GENERATOR_VERSION, "seed": seed,
+        "generator": "sitecheck bench/gensite.py", "version": GENERATOR_VERSION, "shape": shape, "seed": seed,
         "pages_requested": pages, "ext_origin": site.ext,
         "html_pages": len(sizes),
         "articles": len(site.articles), "columns": len(site.columns),
@@ -560,6 +624,8 @@ def generate(pages: int, out: str | Path, *, seed: int = 1, ext_origin: str = "h
         "distinct_urls": distinct,  # distinct URLs a full checker requests (homepage included)
         "link_occurrences": occurrences,
         "links_per_page": round(occurrences / len(sizes), 1),
+        "links_per_page_min": min(links_on_page), "links_per_page_max": max(links_on_page),
+        "non_page_urls": non_page, "non_page_fraction": round(non_page / distinct, 4),
         "page_bytes": {"min": min(sizes), "max": max(sizes), "mean": round(sum(sizes) / len(sizes))},
         "site_code": SITE_CODE,
         "columns_sample": [{"name": c["name"], "path": c["path"]} for c in site.columns[:6]],
@@ -569,20 +635,23 @@ def generate(pages: int, out: str | Path, *, seed: int = 1, ext_origin: str = "h
     manifest["generated_s"] = round(time.monotonic() - t0, 1)
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     if not quiet:
-        print(f"generated {manifest['html_pages']} pages, {distinct} distinct URLs, "
-              f"{len(site.broken)} broken, in {manifest['generated_s']} s -> {out}")
+        print(f"generated the {shape} shape: {manifest['html_pages']} pages, {distinct} distinct URLs "
+              f"({100 * manifest['non_page_fraction']:.1f} % not pages), {manifest['links_per_page_min']}-"
+              f"{manifest['links_per_page_max']} links a page, {len(site.broken)} broken, "
+              f"in {manifest['generated_s']} s -> {out}")
     return manifest
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pages", type=int, default=20000)
+    p.add_argument("--shape", choices=SHAPES, default="files", help="see above (default: %(default)s)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", required=True)
     p.add_argument("--ext-origin", default="http://127.0.0.1:8081",
                    help="origin of the external host, as written into links (default: %(default)s)")
     args = p.parse_args(argv)
-    generate(args.pages, args.out, seed=args.seed, ext_origin=args.ext_origin)
+    generate(args.pages, args.out, seed=args.seed, ext_origin=args.ext_origin, shape=args.shape)
     return 0
 
 

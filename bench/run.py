@@ -1,16 +1,19 @@
 """The speed and memory benchmark: sitecheck against LinkChecker, linkinator and a plain Scrapy spider.
 
     python bench/run.py --pages 20000
-    python bench/run.py --pages 20000 --pages 100000 --tools sitecheck,scrapy
+    python bench/run.py --shape pages --pages 20000 --pages 100000 --tools sitecheck,linkinator
     python bench/run.py --pages 20000 --tools sitecheck --profile
 
-For each site size: generate the site (bench/gensite.py; kept and reused while
-the manifest matches), serve it with nginx on two loopback ports (the portal
+For each site size: generate the site of the chosen shape (bench/gensite.py
+--shape files|pages; kept and reused while the manifest matches), serve it with nginx on two loopback ports (the portal
 and an "external" host), then run each tool in turn on the same site and
 measure wall time, URLs checked per second, CPU seconds per 1,000 pages
 (user+sys of the tool's whole process tree), peak RSS of the process tree, and
-the broken links it reported against the generated answer key.  Prints a
-table and writes the figures to bench/results-<date>.json (or --results).
+the broken links it reported against the generated answer key.  Every tool
+gets the same limit of requests in flight (--concurrency N; the site is one
+host, so it is also the per-host limit) and no delay.  Prints a table and
+writes one results file per shape and size, bench/results-<shape>-<pages>.json
+(--out), which bench/report.py turns into the tables of docs/performance.md.
 
 A tool that cannot be installed or fails is reported with its error; the
 others still run.  Nothing here contacts an address outside 127.0.0.0/8.
@@ -24,6 +27,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -47,9 +51,14 @@ LINKCHECKER_VERSION = "10.6.0"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
-# sitecheck's crawl settings for the benchmark (only through the site file; see README "Tuning").
-SITECHECK_CRAWL = {"concurrency": 32, "concurrency_per_host": 32}
-PLAIN_CONCURRENCY = 32
+CONCURRENCY = 32  # requests in flight, for every tool (--concurrency)
+# Keys of sitecheck's site file the benchmark sets itself: the same limit as the other tools, per host
+# and in total, and no delay (the site file's default delay would make this a test of politeness).
+FIXED_CRAWL_KEYS = ("concurrency", "concurrency_per_host", "delay_seconds")
+
+
+def sitecheck_crawl(concurrency: int) -> dict:
+    return {"concurrency": concurrency, "concurrency_per_host": concurrency, "delay_seconds": 0}
 
 
 class ToolError(Exception):
@@ -150,6 +159,7 @@ def measure(cmd: list[str], *, stdout: Path, stderr: Path, timeout: float, cwd: 
     r["server_cpu_s"] = round(sum(_tree_cpu_s(p) for p in SERVER_PIDS) - server0, 1)
     r["other_cpu_s"] = round(max(0.0, _busy_s() - busy0 - r["cpu_s"] - r["server_cpu_s"]), 1)
     r["loadavg_end"] = os.getloadavg()[0]
+    r["command"] = shlex.join(cmd)
     return r
 
 
@@ -269,17 +279,18 @@ class Nginx:
                 self.proc.wait()
 
 
-def prepare_site(pages: int, seed: int, workdir: Path) -> tuple[Path, dict, int]:
-    """The generated site for (pages, seed), regenerated when absent or its external port is taken."""
-    site_dir = workdir / f"site-{pages}-s{seed}"
+def prepare_site(pages: int, seed: int, workdir: Path, shape: str = "files") -> tuple[Path, dict, int]:
+    """The generated site for (shape, pages, seed), regenerated when absent or its external port is taken."""
+    site_dir = workdir / f"site-{shape}-{pages}-s{seed}"
     manifest_path = site_dir / "manifest.json"
     if manifest_path.exists():
         m = json.loads(manifest_path.read_text(encoding="utf-8"))
         port = urlsplit(m["ext_origin"]).port
-        if m.get("version") == gensite.GENERATOR_VERSION and port and port_free(port):
+        if (m.get("version") == gensite.GENERATOR_VERSION and m.get("shape") == shape
+                and port and port_free(port)):
             return site_dir, m, port
     port = free_port()
-    m = gensite.generate(pages, site_dir, seed=seed, ext_origin=f"http://127.0.0.1:{port}")
+    m = gensite.generate(pages, site_dir, seed=seed, ext_origin=f"http://127.0.0.1:{port}", shape=shape)
     return site_dir, m, port
 
 
@@ -314,12 +325,11 @@ def write_site_file(ctx: Context, path: Path, gov: bool = True) -> None:
         "max_pages": n * 2 + 100,
         "max_depth": 100,
         "max_pages_per_pattern": n * 2 + 100,
-        "delay_seconds": 0,
         "timeout_seconds": 30,
         "allow_networks": ["127.0.0.0/8"],
         "progress": "off",
-        **SITECHECK_CRAWL,
         **(ctx.args.sitecheck_crawl or {}),
+        **sitecheck_crawl(ctx.args.concurrency),
     }
     doc = {"site": "bench", "name": "基准测试省工业和信息化厅", "hosts": [host], "crawl": crawl}
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -331,19 +341,30 @@ SITECHECK_TREE: Path | None = None  # --sitecheck-tree: run sitecheck from this 
 PATCHES: list[str] = []  # --patch: experiments that stand in for a proposed source change
 
 
+def sitecheck_program() -> str:
+    """The installed `sitecheck` program, as users run it: the one beside this Python first (a venv
+    need not be activated), else the one on PATH."""
+    here = Path(sys.executable).parent / "sitecheck"
+    found = str(here) if here.exists() else shutil.which("sitecheck")
+    if not found:
+        raise ToolError("the sitecheck program is not installed (pip install -e .) beside "
+                        f"{sys.executable} or on PATH")
+    return found
+
+
 def sitecheck_cmd(*args: str, scrapy_settings: dict | None = None) -> list[str]:
     if scrapy_settings or SITECHECK_TREE or PATCHES:
         # The launcher below: sitecheck from another tree and/or with extra Scrapy settings or patches.
         return [sys.executable, str(Path(__file__).resolve()), "--_sitecheck",
                 json.dumps({"tree": str(SITECHECK_TREE or ""), "settings": scrapy_settings or {},
                             "patches": PATCHES}), *args]
-    return [sys.executable, "-m", "sitecheck.cli", *args]
+    return [sitecheck_program(), *args]
 
 
 # Loads the packages of a source tree the way pyproject.toml maps them (sitecheck/, crawler/ and
 # checks/ as sitecheck, sitecheck.crawler and sitecheck.checks). Run here, and, as sitecustomize on
-# PYTHONPATH, at the start of every Python process sitecheck starts: the record process runs
-# `python -m sitecheck.crawler.targets` and would otherwise import the installed copy.
+# PYTHONPATH, at the start of every Python process sitecheck starts: a process it starts with
+# `python -m sitecheck...` would otherwise import the installed copy.
 _TREE_LOADER = """
 import importlib.util, os, sys
 
@@ -394,23 +415,7 @@ def _no_generator_check() -> None:
     scrapy.core.scraper.warn_on_generator_with_return_value = lambda *a, **k: None
 
 
-def _checks_first() -> None:
-    """Stand-in for: request non-page targets (HEAD checks: leaves of the crawl) ahead of pages, so they
-    leave the scheduler quickly instead of waiting there as ~1 KB Request objects behind a whole BFS level."""
-    from sitecheck.crawler import spider as sp
-    from sitecheck.model import TargetKind
-
-    original = sp.SiteSpider._request
-
-    def _request(self, fetch, url, method=None, priority=0):
-        if fetch.kind != TargetKind.PAGE:
-            priority += 50
-        return original(self, fetch, url, method, priority)
-
-    sp.SiteSpider._request = _request
-
-
-EXPERIMENTS = {"quiet_log": _quiet_log, "no_generator_check": _no_generator_check, "checks_first": _checks_first}
+EXPERIMENTS = {"quiet_log": _quiet_log, "no_generator_check": _no_generator_check}
 
 
 def _sitecheck_main(spec: dict, argv: list[str]) -> int:
@@ -495,7 +500,7 @@ def run_scrapy(ctx: Context) -> dict:
     out = d / "plain.json"
     out.unlink(missing_ok=True)
     cmd = [sys.executable, str(HERE / "plain_spider.py"), "--start", ctx.start_url, "--out", str(out),
-           "--concurrency", str(ctx.args.plain_concurrency)]
+           "--concurrency", str(ctx.args.concurrency)]
     r = measure(cmd, stdout=d / "run.out", stderr=d / "run.err", timeout=ctx.args.timeout, cwd=ROOT)
     if r["rc"] != 0 or not out.exists():
         raise ToolError(f"plain spider exited {r['rc']}: " + (d / "run.err").read_text()[-800:])
@@ -529,7 +534,9 @@ def run_linkinator(ctx: Context) -> dict:
     d = ctx.run_dir / "linkinator"
     d.mkdir(parents=True, exist_ok=True)
     # The package's own bin script (what `npx linkinator` runs), without npx's npm process in the tree.
-    cmd = [str(exe), ctx.start_url, "--recurse", "--concurrency", "100", "--format", "json"]
+    # Its --concurrency is global; the site is one host (the other host gets a few checks), so it is
+    # also the per-host limit, the same as sitecheck's.
+    cmd = [str(exe), ctx.start_url, "--recurse", "--concurrency", str(ctx.args.concurrency), "--format", "json"]
     r = measure(cmd, stdout=d / "out.json", stderr=d / "run.err", timeout=ctx.args.timeout)
     try:
         doc = json.loads((d / "out.json").read_text(encoding="utf-8"))
@@ -577,7 +584,7 @@ def run_linkchecker(ctx: Context) -> dict:
     d = ctx.run_dir / "linkchecker"
     d.mkdir(parents=True, exist_ok=True)
     rc_file, csv_out = d / "linkcheckerrc", d / "out.csv"
-    rc_file.write_text(LINKCHECKERRC.format(threads=ctx.args.linkchecker_threads))
+    rc_file.write_text(LINKCHECKERRC.format(threads=ctx.args.concurrency))
     csv_out.unlink(missing_ok=True)
     # Run as root, LinkChecker drops its privileges (to nobody) before writing its output: give it a
     # world-writable folder of its own (the work folder may sit under a private 0700 directory).
@@ -631,8 +638,8 @@ def profile_top(path: Path, n: int = 20, tree: Path | None = None, rank: int = 0
     doc = json.loads(Path(path).read_text())
     frames = doc["shared"]["frames"]
     threads = {p["name"]: round(sum(p.get("weights", [])), 1) for p in doc["profiles"]}
-    # The busiest thread is the main process's reactor; with two crawl processes (py-spy --subprocesses)
-    # the second busiest is the target worker's, summarised on its own.
+    # The busiest thread is the main process's reactor; when sitecheck starts a second process
+    # (py-spy --subprocesses), its busiest thread is usually the second, summarised on its own.
     ranked = sorted(doc["profiles"], key=lambda p: -sum(p.get("weights", [])))
     main = ranked[rank:rank + 1]
     markers = [*([str(tree) + "/"] if tree else []), "site-packages/", "lib/python3.11/", str(ROOT) + "/"]
@@ -737,7 +744,8 @@ def format_table(size_results: dict) -> str:
     lines = []
     for pages, block in sorted(size_results.items(), key=lambda kv: int(kv[0])):
         m = block["site"]
-        lines.append(f"\n== {pages} pages: {m['html_pages']} HTML pages, {m['distinct_urls']} distinct URLs, "
+        lines.append(f"\n== {m.get('shape', 'files')} shape, {pages} pages: {m['html_pages']} HTML pages, "
+                     f"{m['distinct_urls']} distinct URLs ({100 * m.get('non_page_fraction', 0):.1f} % not pages), "
                      f"{m['broken_count']} known broken, {m['links_per_page']} links/page ==")
         if block.get("round_ratios"):
             lines.append(f"(each tool's median run by wall time, of {len(block['round_ratios'])} interleaved rounds)")
@@ -818,6 +826,10 @@ def machine() -> dict:
 # --- main ------------------------------------------------------------------------------------------
 
 
+def results_path(template: str, shape: str, pages: int) -> Path:
+    return Path(template.format(shape=shape, pages=pages))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--_measure"]:
@@ -826,6 +838,13 @@ def main(argv: list[str] | None = None) -> int:
         return _sitecheck_main(json.loads(argv[1]), argv[2:])
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pages", type=int, action="append", help="site size (repeatable; default 20000)")
+    p.add_argument("--shape", choices=gensite.SHAPES, default="files",
+                   help="files: two images and attachments for every page; pages: almost every URL an HTML "
+                        "page, 40-50 links a page (bench/gensite.py; default: %(default)s)")
+    p.add_argument("--concurrency", type=int, default=CONCURRENCY,
+                   help="requests in flight for every tool (sitecheck: concurrency and concurrency_per_host; "
+                        "linkinator --concurrency; the plain spider's CONCURRENT_REQUESTS(_PER_DOMAIN); "
+                        "LinkChecker's threads); default %(default)s")
     p.add_argument("--tools", default=",".join(ALL_TOOLS), help="comma-separated subset of " + ",".join(ALL_TOOLS))
     p.add_argument("--workdir", default=str(HERE / "work"), help="generated sites, installs, outputs")
     p.add_argument("--tools-dir", help="where linkinator (node_modules) and LinkChecker (lcvenv) are installed "
@@ -833,7 +852,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-install", action="store_true",
                    help="do not install missing peers (npm / pip); report them as errors instead")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--results", help="results file (default bench/results-<date>.json)")
+    p.add_argument("--out", default=str(HERE / "results-{shape}-{pages}.json"),
+                   help="results file per shape and size, overwritten ({shape} and {pages} are filled in; "
+                        "default: bench/results-{shape}-{pages}.json)")
     p.add_argument("--timeout", type=float, default=3 * 3600, help="per tool run, seconds")
     p.add_argument("--merge", action="store_true",
                    help="update the results file in place: tools run now replace their earlier figures, "
@@ -843,14 +864,13 @@ def main(argv: list[str] | None = None) -> int:
                         "median run and the ratio of every round: this machine's speed drifts (the same code took "
                         "28-50 s at 20k pages in one session), so one run of each can mislead")
     p.add_argument("--profile", action="store_true", help="run sitecheck under py-spy and print its hot spots")
-    p.add_argument("--plain-concurrency", type=int, default=PLAIN_CONCURRENCY)
-    p.add_argument("--linkchecker-threads", type=int, default=10)
     p.add_argument("--sitecheck-crawl", type=json.loads, default=None, metavar="JSON",
-                   help='extra crawl keys for the generated site file, e.g. \'{"concurrency": 32}\'')
+                   help='extra crawl keys for the generated site file, e.g. \'{"timeout_seconds": 10}\' '
+                        "(not " + ", ".join(FIXED_CRAWL_KEYS) + ": see --concurrency)")
     p.add_argument("--sitecheck-tree", metavar="DIR",
                    help="run sitecheck from this checkout (e.g. `git archive <commit> | tar -x -C DIR`) "
                         "instead of the installed one, to measure a fixed commit while the repo changes")
-    p.add_argument("--patch", action="append", default=[], choices=["quiet_log", "no_generator_check", "checks_first"],
+    p.add_argument("--patch", action="append", default=[], choices=sorted(EXPERIMENTS),
                    help="EXPERIMENT: apply a monkeypatch standing in for a proposed change (see README)")
     p.add_argument("--scrapy-settings", type=json.loads, default=None, metavar="JSON",
                    help="EXPERIMENT: Scrapy settings added to sitecheck's own (via a launcher, no source "
@@ -861,7 +881,14 @@ def main(argv: list[str] | None = None) -> int:
     PATCHES[:] = args.patch
     if args.rounds < 1:
         p.error("--rounds must be at least 1")
+    if args.concurrency < 1:
+        p.error("--concurrency must be at least 1")
+    fixed = sorted(set(args.sitecheck_crawl or {}) & set(FIXED_CRAWL_KEYS))
+    if fixed:
+        p.error(f"--sitecheck-crawl may not set {', '.join(fixed)}: every tool runs at --concurrency, no delay")
     sizes = args.pages or [20000]
+    if len(set(sizes)) > 1 and "{pages}" not in args.out:
+        p.error("--out needs {pages} in it when there are several --pages (one results file per size)")
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = set(tools) - set(ALL_TOOLS)
     if unknown:
@@ -870,29 +897,30 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     args.workdir = str(workdir)
     started = dt.datetime.now().astimezone()
-    out = Path(args.results) if args.results else HERE / f"results-{started:%Y-%m-%d}.json"
-    previous = json.loads(out.read_text(encoding="utf-8")) if args.merge and out.exists() else None
-    results = {"started": started.isoformat(timespec="seconds"), "machine": machine(), "tools": tools,
-               "sitecheck_crawl": {**SITECHECK_CRAWL, **(args.sitecheck_crawl or {})},
-               "scrapy_settings_experiment": args.scrapy_settings,
-               "sitecheck_tree": args.sitecheck_tree, "patches_experiment": args.patch,
-               "plain_concurrency": args.plain_concurrency, "linkchecker_threads": args.linkchecker_threads,
-               "sizes": {}}
+    header = {"started": started.isoformat(timespec="seconds"), "machine": machine(),
+              "command": "python bench/run.py " + shlex.join(argv), "shape": args.shape,
+              "concurrency": args.concurrency, "sitecheck_crawl": {**(args.sitecheck_crawl or {}),
+                                                                   **sitecheck_crawl(args.concurrency)},
+              "scrapy_settings_experiment": args.scrapy_settings,
+              "sitecheck_tree": args.sitecheck_tree, "patches_experiment": args.patch}
+    printed: dict[str, dict] = {}
+    written: list[Path] = []
     for pages in sizes:
-        print(f"== site of {pages} pages", flush=True)
-        site_dir, manifest, ext_port = prepare_site(pages, args.seed, workdir)
+        print(f"== {args.shape} shape, site of {pages} pages", flush=True)
+        site_dir, manifest, ext_port = prepare_site(pages, args.seed, workdir, args.shape)
         main_port = free_port()
         while main_port == ext_port:
             main_port = free_port()
-        run_dir = workdir / f"run-{pages}"
+        run_dir = workdir / f"run-{args.shape}-{pages}"
         run_dir.mkdir(parents=True, exist_ok=True)
         ctx = Context(args, pages, manifest, site_dir, run_dir, f"http://127.0.0.1:{main_port}",
                       f"http://127.0.0.1:{ext_port}")
+        out = results_path(args.out, args.shape, pages)
+        previous = json.loads(out.read_text(encoding="utf-8")) if args.merge and out.exists() else None
         block = {"site": {k: v for k, v in manifest.items() if k not in ("broken", "columns_sample")},
                  "tools": {}}
         if previous and str(pages) in previous.get("sizes", {}):
             block["tools"] = dict(previous["sizes"][str(pages)]["tools"])
-        results["sizes"][str(pages)] = block
         runs: dict[str, list[dict]] = {tool: [] for tool in tools}
         with Nginx(site_dir, run_dir, main_port, ext_port):
             for round_no, tool in ((n, t) for n in range(1, args.rounds + 1) for t in tools):
@@ -907,7 +935,7 @@ def main(argv: list[str] | None = None) -> int:
                           flush=True)
                     if r.get("profile_top"):
                         print_profile(r["profile_top"])
-                        print("\nsecond busiest thread (the target worker's reactor when there are two processes):")
+                        print("\nsecond busiest thread (another process's, when sitecheck started one):")
                         print_profile(r["profile_second_thread"])
                 except Exception as exc:  # noqa: BLE001 - one failing tool must not stop the others
                     r = {"error": f"{type(exc).__name__}: {exc}"}
@@ -921,22 +949,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.rounds > 1:
             block["runs"] = runs
             block["round_ratios"] = [ratios({tool: runs[tool][i] for tool in tools}) for i in range(args.rounds)]
-    if previous:
-        for size, block in previous.get("sizes", {}).items():
-            results["sizes"].setdefault(size, block)
-        results["tools"] = sorted(set(previous.get("tools", [])) | set(tools))
-        results["first_started"] = previous.get("first_started", previous.get("started"))
-    _memory_targets(results)
-    print(format_table(results["sizes"]))
-    if results.get("memory_targets"):
-        print("\nmemory targets:", json.dumps(results["memory_targets"]))
-    out.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=sorted), encoding="utf-8")
-    print(f"\nwrote {out}")
+        results = {**header, "pages": pages, "tools": tools, "sizes": {str(pages): block}}
+        if previous:
+            results["tools"] = sorted(set(previous.get("tools", [])) | set(tools))
+            results["first_started"] = previous.get("first_started", previous.get("started"))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=sorted), encoding="utf-8")
+        written.append(out)
+        printed[str(pages)] = block
+    memory = memory_targets(printed)
+    print(format_table(printed))
+    if memory:
+        print("\nmemory targets:", json.dumps(memory))
+    for out in written:
+        print(f"wrote {out}")
     return 0
 
 
-def _memory_targets(results: dict) -> None:
-    sizes = results["sizes"]
+def memory_targets(sizes: dict) -> dict:
+    """sitecheck's peak RSS at 100,000 pages against the limit, and its growth over 20,000 pages."""
     small, big = sizes.get("20000", {}).get("tools", {}), sizes.get("100000", {}).get("tools", {})
     sc_small, sc_big = small.get("sitecheck", {}), big.get("sitecheck", {})
     if "peak_rss_mb" in sc_big:
@@ -944,7 +975,8 @@ def _memory_targets(results: dict) -> None:
         if "peak_rss_mb" in sc_small:
             t["growth_100k_over_20k"] = round(sc_big["peak_rss_mb"] / sc_small["peak_rss_mb"], 2)
             t["ok_growth"] = t["growth_100k_over_20k"] <= 1.5
-        results["memory_targets"] = t
+        return t
+    return {}
 
 
 if __name__ == "__main__":
