@@ -180,7 +180,7 @@ class SiteSpider(scrapy.Spider):
         horizon, or a trap."""
         host_key = self._host_key(link_url)
         kind = kind_of(link_url, element, host_key is not None)
-        if host_key is not None and self.walled(link_url):
+        if host_key is not None and self.walls.given_up(host_key):
             return None  # the host walled the crawl off: nothing more is asked of it
         if kind == TargetKind.PAGE:
             if depth > self.crawl_opts.max_depth:
@@ -200,7 +200,7 @@ class SiteSpider(scrapy.Spider):
     def walled(self, url: str) -> str | None:
         """The wall (as a target's error text) of a configured host the crawl has given up, else None."""
         host_key = self._host_key(url)
-        wall = self.walls.walled_hosts().get(host_key) if host_key else None
+        wall = self.walls.given_up(host_key) if host_key else None
         return wall_error(wall) if wall else None
 
     async def _check_target(self, url: str, kind: TargetKind, host_key: str | None, depth: int) -> None:

@@ -231,6 +231,10 @@ class WallWatch:
             return True
         return False
 
+    def given_up(self, host_key: str) -> Wall | None:
+        """The wall that closed this host, or None while it is still crawled (asked for every link)."""
+        return self._stopped.get(host_key)
+
     def walled_hosts(self) -> dict[str, Wall]:
         """Hosts given up, with the first wall of the run that closed them."""
         return dict(self._stopped)

@@ -27,7 +27,7 @@ from tests.servers.recording import RecordingServer, closest_starts, in_flight_p
 pytestmark = pytest.mark.e2e
 
 PORTAL, HANGING = "127.0.0.2", "127.0.0.3"
-TIMEOUT_S = 1.0
+TIMEOUT_S = 2.0
 
 
 def _page(title: str, links: list[str]) -> bytes:
@@ -45,7 +45,9 @@ def _build_site(server: RecordingServer, pages: int, files: int, hanging: int) -
     own_files = [f"/img/{i}.png" for i in range(files)] + [f"/files/{i}.pdf" for i in range(files)]
     far = ([f"{other}/h{i}.html" for i in range(hanging)] + [f"{other}/img/{i}.png" for i in range(hanging)]
            + [f"{other}/files/{i}.doc" for i in range(hanging)])
-    server.route(PORTAL, "/", body=_page("门户首页", own_pages + own_files[: files] + far))
+    # The homepage links everything, so the portal's queue is full from the start: a pause in its
+    # requests can only be a wait for something else, not for pages to be read.
+    server.route(PORTAL, "/", body=_page("门户首页", own_pages + own_files + far))
     for i, path in enumerate(own_pages):
         # each page links two neighbours and a file: the crawl finds the rest of the site page by page
         links = [own_pages[(i + 1) % pages], own_pages[(i + 7) % pages], own_files[files + i % files]]
@@ -86,7 +88,7 @@ def crawls(tmp_path_factory):
         per_host, delay = case
         server = RecordingServer([PORTAL, HANGING])
         small = delay > 0  # the same shapes; fewer URLs where each costs the delay
-        _build_site(server, pages=20 if small else 80, files=12 if small else 60, hanging=4 if small else 6)
+        _build_site(server, pages=20 if small else 80, files=12 if small else 60, hanging=4)
         try:
             proc, run = _crawl(tmp_path_factory.mktemp("polite"), server, per_host, delay)
         finally:
@@ -116,7 +118,7 @@ def test_per_host_concurrency_and_delay_hold_for_every_kind_of_request(crawls, p
     # The hanging host held only its own slots: the portal never paused for anything near its hang.
     starts = sorted(h.start for h in portal)
     longest_pause = max(b - a for a, b in zip(starts, starts[1:]))
-    assert longest_pause < TIMEOUT_S * 0.8, longest_pause
+    assert longest_pause < TIMEOUT_S / 2, longest_pause
 
 
 def test_robots_crawl_delay_and_retry_after_hold_the_host(tmp_path):
