@@ -1,18 +1,20 @@
 """Many sites at once: does `sitecheck run --all` keep every site's politeness limit?
 
 Serves N small demo-like sites, each on its own loopback address (127.0.1.1,
-127.0.1.2, ...), writes one site file per site with `concurrency_per_host: 1`
-and `delay_seconds: D` (so at most 1/D requests per second to each), runs
-`sitecheck run --all` once, and compares:
+127.0.1.2, ...), writes one site file per site with `concurrency_per_host: 1`,
+`delay_seconds: D` and `delay_jitter: J` (so each gap between two request starts is
+D to D x (1 + J), at most 1/D requests per second to each), runs `sitecheck run --all`
+once, and compares, from the server's request timestamps:
 
-- each site's own request rate against its limit (from the server's request
-  timestamps), and
-- the aggregate rate against the sum of the per-site limits (target: within 10 %).
+- each site's closest two request starts against D (none may be closer),
+- each site's own request rate against its limit 1/D, and
+- the aggregate rate against the sum of the rates the delays allow on average,
+  1 / (D x (1 + J/2)) per site (target: within 10 %).
 
     python bench/multisite.py --sites 50 --pages 40 --delay 0.25
 
-Prints a table and exits 0; exits 1 when a site exceeded its limit by more than
-10 % or the aggregate fell short of 90 % of the sum of limits.
+Prints a table and exits 0; exits 1 when a site saw two starts closer than D, exceeded
+its limit by more than 10 %, or the aggregate fell short of 90 % of the expected sum.
 """
 
 from __future__ import annotations
@@ -76,13 +78,14 @@ def serve(sites: int, pages: int) -> list[ThreadingHTTPServer]:
     return servers
 
 
-def write_sites(servers, folder: Path, delay: float) -> None:
+def write_sites(servers, folder: Path, delay: float, jitter: float) -> None:
     (folder / "sites").mkdir(parents=True)
     for i, srv in enumerate(servers):
         host, port = srv.server_address
         (folder / "sites" / f"s{i:03d}.yaml").write_text(
             f"site: s{i:03d}\nname: 站点{i}\nhosts:\n  - {{key: portal, name: 门户, url: 'http://{host}:{port}/p0.html'}}\n"
-            f"crawl: {{concurrency_per_host: 1, delay_seconds: {delay}, progress: off, robots: ignore}}\n"
+            f"crawl: {{concurrency_per_host: 1, delay_seconds: {delay}, delay_jitter: {jitter}, progress: off, "
+            "robots: ignore}\n"
             "checks: {links: {}, slow_pages: {}, words: {}}\n", encoding="utf-8")
 
 
@@ -93,11 +96,17 @@ def rate(stamps: list[float]) -> float:
     return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
+def closest_gap(stamps: list[float]) -> float:
+    """The shortest time between two consecutive request starts (inf for fewer than two)."""
+    return min((b - a for a, b in zip(stamps, stamps[1:])), default=float("inf"))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sites", type=int, default=50)
     ap.add_argument("--pages", type=int, default=40)
     ap.add_argument("--delay", type=float, default=0.25, help="politeness delay per site (s)")
+    ap.add_argument("--jitter", type=float, default=0.2, help="delay_jitter per site (the site file's default)")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
     if args.sites > 250:
@@ -105,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = serve(args.sites, args.pages)
     try:
         with tempfile.TemporaryDirectory(prefix="sitecheck-multi-") as tmp:
-            write_sites(servers, Path(tmp), args.delay)
+            write_sites(servers, Path(tmp), args.delay, args.jitter)
             started = time.monotonic()
             proc = subprocess.run([sys.executable, "-m", "sitecheck.cli", "run", "--all", "--config-dir", tmp,
                                    "--db", str(Path(tmp) / "s.sqlite3"), "--fail-on", "critical"],
@@ -116,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             srv.shutdown()
     limit = 1.0 / args.delay
     per_site = [rate(sorted(s.stamps)) for s in servers]
+    gaps = [closest_gap(sorted(s.stamps)) for s in servers]
+    too_close = sum(gap < args.delay for gap in gaps)
+    expected = args.sites / (args.delay * (1 + args.jitter / 2))  # the jitter's mean stretches every gap
     total_requests = sum(len(s.stamps) for s in servers)
     first = min(s.stamps[0] for s in servers if s.stamps)
     last = max(s.stamps[-1] for s in servers if s.stamps)
@@ -125,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         "sites": args.sites, "pages_per_site": args.pages, "delay_s": args.delay, "limit_per_site": limit,
         "sum_of_limits": limit * args.sites, "requests": total_requests, "wall_s": round(wall, 2),
         "aggregate_rate": round(aggregate, 1), "aggregate_vs_sum": round(aggregate / (limit * args.sites), 3),
+        "jitter": args.jitter, "expected_sum": round(expected, 1), "aggregate_vs_expected": round(aggregate / expected, 3),
         "per_site_rate_median": round(statistics.median(per_site), 2), "per_site_rate_max": round(max(per_site), 2),
+        "closest_starts_min_s": round(min(gaps), 4), "sites_closer_than_delay": too_close,
         "exit_code": proc.returncode,
     }
     print(f"{args.sites} sites x {args.pages} pages, delay {args.delay}s (limit {limit:.1f} req/s each, "
@@ -133,10 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  requests {total_requests} in {wall:.1f}s; aggregate {aggregate:.1f} req/s "
           f"= {aggregate / (limit * args.sites):.1%} of the sum of limits")
     print(f"  per site: median {figures['per_site_rate_median']} req/s, max {figures['per_site_rate_max']} req/s")
+    print(f"  expected with jitter {args.jitter}: {expected:.0f} req/s in sum; aggregate = {aggregate / expected:.1%}")
+    print(f"  closest two starts on one site: {min(gaps):.4f} s; sites with two starts closer than the delay: "
+          f"{too_close} of {args.sites}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1))
-    ok = (proc.returncode in (0, 1) and max(per_site) <= limit * 1.10
-          and aggregate >= 0.90 * limit * args.sites)
+    ok = (proc.returncode in (0, 1) and max(per_site) <= limit * 1.10 and not too_close
+          and aggregate >= 0.90 * expected)
     if proc.returncode not in (0, 1):
         print(proc.stderr[-3000:], file=sys.stderr)
     print("  result:", "within limits" if ok else "OUTSIDE the targets")

@@ -4,16 +4,24 @@ Politeness is measured where it is felt: at the server.  One `RecordingServer` l
 several loopback addresses (one per "host"), answers from a table of routes, and logs each
 request's host, method, path, start and end (monotonic seconds).  `in_flight_peak` and
 `closest_starts` read that log.
+
+With `arrival_stamps=True` a request's start is when its first byte reached the server's socket,
+as the kernel stamped it, rather than when a handler thread got round to it: a connection's
+first request then is not stamped late because its thread was slow to start, which would make
+the next request look too close.
 """
 
 from __future__ import annotations
 
 import select
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python does not name it
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +43,7 @@ class Route:
 
 
 class RecordingServer:
-    def __init__(self, addresses: list[str]):
+    def __init__(self, addresses: list[str], *, arrival_stamps: bool = False):
         self.routes: dict[tuple[str, str], Route] = {}  # (address, path) -> answer
         self.hits: list[Hit] = []
         self._lock = threading.Lock()
@@ -45,14 +53,24 @@ class RecordingServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            arrived: float | None = None
+
+            def handle_one_request(self):
+                if arrival_stamps:
+                    self.arrived = _arrival(self.connection)
+                super().handle_one_request()
+
             def _answer(self):
-                started = time.monotonic()
+                started = self.arrived or time.monotonic()
                 address = self.server.server_address[0]
                 route = owner.routes.get((address, self.path)) or Route(404, b"<html><body>404</body></html>")
                 if route.delay_s and not self._wait(route.delay_s):
                     self.close_connection = True  # the client gave up (its timeout): the request ends here
                     owner._log(address, self.server.server_address[1], self.command, self.path, started)
                     return
+                # With arrival stamps the request ends when its answer is ready to go: a client can
+                # read it and send its next request before this thread stamps anything after the write.
+                ready = time.monotonic() if arrival_stamps else None
                 try:
                     self.send_response(route.status)
                     self.send_header("Content-Type", route.content_type)
@@ -64,7 +82,7 @@ class RecordingServer:
                         self.wfile.write(route.body)
                 except OSError:  # the client gave up (a timeout): still a request it sent
                     pass
-                owner._log(address, self.server.server_address[1], self.command, self.path, started)
+                owner._log(address, self.server.server_address[1], self.command, self.path, started, ready)
 
             def _wait(self, seconds: float) -> bool:
                 """Sleep up to `seconds`; False as soon as the client closes the connection."""
@@ -93,9 +111,11 @@ class RecordingServer:
             threading.Thread(target=server.serve_forever, daemon=True).start()
         self.port = port
 
-    def _log(self, address: str, port: int, method: str, path: str, started: float) -> None:
+    def _log(self, address: str, port: int, method: str, path: str, started: float,
+             ended: float | None = None) -> None:
+        ended = time.monotonic() if ended is None else ended
         with self._lock:
-            self.hits.append(Hit(f"{address}:{port}", method, path, started, time.monotonic()))
+            self.hits.append(Hit(f"{address}:{port}", method, path, started, ended))
 
     def base(self, address: str) -> str:
         return f"http://{address}:{self.port}"
@@ -115,6 +135,21 @@ class RecordingServer:
         for server in self._servers:
             server.shutdown()
             server.server_close()
+
+
+def _arrival(connection: socket.socket) -> float | None:
+    """When the next request's first byte reached this socket (monotonic seconds), waiting for it;
+    None when the client closed the connection or the kernel gave no stamp."""
+    connection.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    try:
+        data, ancillary, _flags, _addr = connection.recvmsg(1, socket.CMSG_SPACE(16), socket.MSG_PEEK)
+    except OSError:
+        return None
+    for level, kind, value in ancillary:
+        if data and level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+            seconds, nanoseconds = struct.unpack("qq", value[:16])
+            return seconds + nanoseconds / 1e9 - (time.time() - time.monotonic())
+    return None
 
 
 def in_flight_peak(hits: list[Hit]) -> int:
