@@ -107,6 +107,8 @@ class Transfer:
     want_body: bool = False
     max_body: int = 0
     stop: Callable[[dict[bytes, list[bytes]]], bool] | None = None  # asked once, at the first body byte
+    on_send: Callable[[], None] | None = None  # told once, when the request is about to go on the wire
+    prereq_set: bool = False  # PREREQFUNCTION was set for this transfer (and is reset with the handle)
     lines: list[bytes] = field(default_factory=list)  # the raw header lines, parsed once at the end
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
@@ -147,6 +149,13 @@ class Transfer:
             return 0
         self.chunks.append(chunk)
         return None
+
+    def prereq(self, *_connection) -> int:
+        """libcurl's PREREQFUNCTION: the connection is up and the request goes out now."""
+        if self.on_send is not None:
+            on_send, self.on_send = self.on_send, None
+            on_send()
+        return pycurl.PREREQFUNC_OK
 
     def open_socket(self, purpose, address):
         """Every connection libcurl opens goes to an address this transfer may use."""
@@ -242,13 +251,15 @@ class CurlSession:
 
     async def request(self, method: str, url: str, *, headers: list[str], timeout: float,
                       addresses: list[str] | None, proxy: str | None = None, want_body: bool = False,
-                      max_body: int = 0, stop: Callable[[dict[bytes, list[bytes]]], bool] | None = None
-                      ) -> CurlReply:
+                      max_body: int = 0, stop: Callable[[dict[bytes, list[bytes]]], bool] | None = None,
+                      on_send: Callable[[], None] | None = None) -> CurlReply:
         """One request; raises CurlError when no response came.
 
         `headers`: "Name: value" lines.  `addresses`: where connections to the URL's host go (None
         for an IP literal, or when a proxy connects for us).  Without `want_body` the transfer stops
-        at the headers; with it, `stop(headers)` can still say so once they are in.
+        at the headers; with it, `stop(headers)` can still say so once they are in.  `on_send()` is
+        called when the request is about to be written to the connection (the politeness gate
+        spaces requests by that moment, not by when they were handed over).
         """
         if self._closed:
             raise CurlError(pycurl.E_FAILED_INIT, "the session is closed")
@@ -257,7 +268,7 @@ class CurlSession:
             raise ValueError(f"only HEAD and GET are sent this way, not {method}")
         curl = self._idle.pop() if self._idle else self._new_handle()
         transfer = Transfer(self._loop.create_future(), frozenset(addresses or ()), want_body=want_body,
-                             max_body=max_body, stop=stop if want_body else None)
+                             max_body=max_body, stop=stop if want_body else None, on_send=on_send)
         curl.setopt(pycurl.URL, wire)
         if method == "HEAD":
             curl.setopt(pycurl.NOBODY, 1)
@@ -275,6 +286,9 @@ class CurlSession:
         curl.setopt(pycurl.HEADERFUNCTION, transfer.lines.append)  # a builtin: no Python frame per line
         curl.setopt(pycurl.WRITEFUNCTION, transfer.body_chunk)
         curl.setopt(pycurl.OPENSOCKETFUNCTION, transfer.open_socket)
+        if on_send is not None:
+            curl.setopt(pycurl.PREREQFUNCTION, transfer.prereq)
+            transfer.prereq_set = True
         self._transfers[curl] = transfer
         self._multi.add_handle(curl)
         try:
@@ -433,6 +447,8 @@ class CurlSession:
         curl.setopt(pycurl.HEADERFUNCTION, _ignore)
         curl.setopt(pycurl.WRITEFUNCTION, _ignore)
         curl.setopt(pycurl.OPENSOCKETFUNCTION, _refuse_socket)
+        if transfer.prereq_set:
+            curl.setopt(pycurl.PREREQFUNCTION, _prereq_ok)
         self._idle.append(curl)  # closed with the session
 
     async def close(self) -> None:
@@ -471,3 +487,7 @@ def _refuse_socket(purpose, address):
 
 def _ignore(data):
     return None
+
+
+def _prereq_ok(*_connection) -> int:
+    return pycurl.PREREQFUNC_OK

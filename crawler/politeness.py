@@ -7,9 +7,12 @@ external link the link checker checks, robots.txt.  So for every host:
 * at most `concurrency` requests are in flight;
 * request starts are spaced by at least the host's gap: the configured delay (plus a random
   part of up to `jitter` × delay, so the rhythm is not machine-regular), or robots.txt's
-  Crawl-delay when it asks for more, or the back-off below, whichever is largest; 50 ms more are
-  added, so that the server still sees at least the delay between two arrivals when the network,
-  a new connection's set-up or the server's own scheduling delays one request more than the next;
+  Crawl-delay when it asks for more, or the back-off below, whichever is largest.  The gap runs
+  from the moment the previous request actually went on the wire (libcurl says when: the
+  transport passes `Slot.sent`), not from the moment it was let through: a new connection's
+  set-up takes several turns of a busy event loop, a kept-alive one none, and spacing the
+  hand-overs let the server see two arrivals closer than the delay.  Until the previous request
+  is sent (or has failed) the next one waits; a hundredth of a second is added on top;
 * a Retry-After on 429 or 503 holds every start on that host until it has passed;
 * when a host keeps answering with distress (429, 5xx, timeouts, dropped connections) its gap
   doubles, from half a second up to `max_backoff_s`, and shrinks again as answers come back
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 
 from sitecheck.model import Reason
 
-SAFETY_MARGIN_S = 0.05
+SAFETY_MARGIN_S = 0.01
 DISTRESS_STREAK = 3  # answers of distress in a row before a host's gap grows (429 and 503 count at once)
 MIN_BACKOFF_S = 0.5
 _DISTRESS_FAILURES = frozenset({Reason.TIMEOUT, Reason.RESET, Reason.REFUSED, Reason.TRUNCATED})
@@ -38,6 +41,8 @@ _DISTRESS_FAILURES = frozenset({Reason.TIMEOUT, Reason.RESET, Reason.REFUSED, Re
 @dataclass(slots=True)
 class _Host:
     slots: asyncio.Semaphore
+    netloc: str = ""
+    sending: asyncio.Future | None = None  # a request let through and not yet on the wire
     next_start: float = 0.0  # no request starts before this (monotonic seconds)
     held_until: float = 0.0  # Retry-After
     crawl_delay: float = 0.0  # robots.txt
@@ -70,7 +75,7 @@ class Politeness:
     def _host(self, netloc: str) -> _Host:
         host = self._hosts.get(netloc)
         if host is None:
-            host = self._hosts[netloc] = _Host(asyncio.Semaphore(self.concurrency))
+            host = self._hosts[netloc] = _Host(asyncio.Semaphore(self.concurrency), netloc)
         return host
 
     def slot(self, netloc: str) -> "_Slot":
@@ -89,19 +94,31 @@ class Politeness:
         await host.slots.acquire()
         try:
             while True:
+                if host.sending is not None:  # the previous request is not on the wire yet
+                    await asyncio.shield(host.sending)
+                    continue
                 now = self._clock()
                 start = max(now, host.next_start, host.held_until)
                 if start <= now:
                     break
                 await asyncio.sleep(start - now)
-            gap = self.gap_s(netloc)
-            if gap > 0:
-                host.next_start = now + gap * (1 + self.jitter * self._rng()) + SAFETY_MARGIN_S
+            if self.gap_s(netloc) > 0:
+                host.sending = asyncio.get_running_loop().create_future()
         except BaseException:  # cancelled while waiting for its turn: give the slot back
             host.slots.release()
             raise
         host.in_flight += 1
         return host
+
+    def _sent(self, host: _Host) -> None:
+        """The request let through last is on the wire (or will never be): the gap starts now."""
+        sending, host.sending = host.sending, None
+        if sending is None:
+            return
+        gap = self.gap_s(host.netloc)
+        host.next_start = self._clock() + gap * (1 + self.jitter * self._rng()) + SAFETY_MARGIN_S
+        if not sending.done():
+            sending.set_result(None)
 
     def _release(self, host: _Host) -> None:
         host.in_flight -= 1
@@ -146,15 +163,29 @@ class Politeness:
 
 
 class _Slot:
-    __slots__ = ("politeness", "netloc", "host")
+    __slots__ = ("politeness", "netloc", "host", "_mine")
 
     def __init__(self, politeness: Politeness, netloc: str):
         self.politeness, self.netloc = politeness, netloc
         self.host: _Host | None = None
+        self._mine: asyncio.Future | None = None
 
     async def __aenter__(self) -> "_Slot":
         self.host = await self.politeness._acquire(self.netloc)
+        self._mine = self.host.sending
         return self
 
+    @property
+    def spaced(self) -> bool:
+        """Whether the next request to this host waits for this one to be sent (a delay applies)."""
+        return self._mine is not None
+
+    def sent(self) -> None:
+        """This slot's request is going on the wire now (the transport hands this to libcurl)."""
+        if self._mine is not None and self.host.sending is self._mine:
+            self.politeness._sent(self.host)
+        self._mine = None
+
     async def __aexit__(self, *exc) -> None:
+        self.sent()  # a request that failed before it was sent still opens the gap
         self.politeness._release(self.host)

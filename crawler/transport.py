@@ -101,11 +101,12 @@ class Transport:
         headers = self._headers_for(netloc)
         if extra_headers:
             headers = [*headers, *extra_headers]
-        async with self.politeness.slot(netloc):
+        async with self.politeness.slot(netloc) as slot:
             try:
                 reply = await self._session.request(method, url, headers=headers, timeout=timeout,
                                                     addresses=addresses, proxy=proxy, want_body=want_body,
-                                                    max_body=max_body, stop=stop)
+                                                    max_body=max_body, stop=stop,
+                                                    on_send=slot.sent if slot.spaced else None)
             except CurlError as exc:
                 reason = exc.reason
                 self.politeness.observe(netloc, None, reason)

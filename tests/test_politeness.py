@@ -84,13 +84,15 @@ CASES = [(c, d) for d in (0.0, 0.3) for c in (1, 2, 4)]
 @pytest.fixture(scope="module")
 def crawls(tmp_path_factory):
     """Every case at once, each against a server of its own (the cases run in parallel)."""
+    folders = {case: tmp_path_factory.mktemp("polite") for case in CASES}  # not from threads: mktemp races
+
     def one(case):
         per_host, delay = case
-        server = RecordingServer([PORTAL, HANGING])
+        server = RecordingServer([PORTAL, HANGING], arrival_stamps=True)
         small = delay > 0  # the same shapes; fewer URLs where each costs the delay
         _build_site(server, pages=20 if small else 80, files=12 if small else 60, hanging=4)
         try:
-            proc, run = _crawl(tmp_path_factory.mktemp("polite"), server, per_host, delay)
+            proc, run = _crawl(folders[case], server, per_host, delay)
         finally:
             server.close()
         return case, proc, run, server
@@ -125,7 +127,7 @@ def test_robots_crawl_delay_and_retry_after_hold_the_host(tmp_path):
     """robots.txt asks for a Crawl-delay: every later request to that host keeps it (the site file
     says delay 0).  A 429 with Retry-After holds every request to the host for that long, and the
     request is asked once more after it."""
-    server = RecordingServer([PORTAL])
+    server = RecordingServer([PORTAL], arrival_stamps=True)
     pages = [f"/c{i}.html" for i in range(6)]
     server.route(PORTAL, "/", body=_page("首页", pages + ["/busy.png", "/logo.png"]))
     for path in pages:

@@ -157,13 +157,9 @@ def test_every_site_is_crawled_once_and_recorded(crawl):
     print(f"\n{SITES} sites, {sum(len(h) for h in hits.values())} requests, run --all took {wall:.1f} s")
 
 
-# Known violation: the gate (crawler/politeness.py) spaces the moments requests are let through, but
-# a request reaches the wire one or more event-loop turns later (a new connection: add_handle, the
-# kick, connect, writable, send), and with many crawls on one loop that lag is long and uneven; a
-# later request on a kept-alive connection goes out at once, so the server sees the two closer than
-# the delay.  The gate needs to space the moments requests are sent (libcurl's PREREQFUNCTION in
-# crawler/curl.py, reported through crawler/transport.py).  Strict: this fails once that is fixed.
-@pytest.mark.xfail(strict=True, reason="the gate spaces releases, not wire starts: see the comment above")
+# The gap runs from when a request actually went on the wire (libcurl's PREREQFUNCTION, reported
+# to the gate): spacing the moments requests were let through was not enough, since a new
+# connection reaches the wire several turns of a busy event loop later than a kept-alive one.
 def test_no_site_sees_starts_closer_than_its_delay(crawl):
     sites, hits, *_ = crawl
     too_close = {}
