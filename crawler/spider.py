@@ -204,8 +204,8 @@ class SiteSpider(scrapy.Spider):
 
         A queued target is a tuple, not a waiting task: a portal discovers targets far faster
         than politeness lets them be checked, and a task parked at the gate costs a few
-        kilobytes (it had been a third of the peak memory at 100,000 pages).  Per host, so a
-        hanging host's queue holds up nobody else's."""
+        kilobytes where a tuple costs a hundred bytes.  Per host, so a hanging host's queue
+        holds up nobody else's."""
         self.targets_pending += 1
         netloc = urlsplit(url).netloc.lower()
         queue = self._target_queues.get(netloc)
