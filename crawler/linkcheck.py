@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sitecheck.model import Reason, Target, TargetKind
 
-from .policy import AsGet, Done, Follow, Got, Retry, Rules, Sent, next_step
+from .policy import Done, Follow, Got, Rules, Sent, next_step, resend
 from .transport import FetchError, Transport
 
 
@@ -39,7 +39,6 @@ class LinkChecker:
         claimed: list[str] = []
         while True:
             started = time.monotonic()
-            reply = None
             try:
                 reply = await self.transport.send(sent.method, sent.url, timeout=self.timeout_s)
                 got = Got(reply.status, reply.headers)
@@ -47,18 +46,14 @@ class LinkChecker:
                 got = Got(failure=exc.reason, detail=exc.detail)
             latency = round(time.monotonic() - started, 4)
             step = next_step(sent, got, self.rules, self.normalise)
+            if isinstance(step, Done):
+                return Checked(target_for(url, kind, host_key, sent, got, step, latency), claimed)
             if isinstance(step, Follow):
                 if not claim(step.url):  # checked on its own account: one request per resource
-                    step = landed_elsewhere(step.url)
-                    return Checked(target_for(url, kind, host_key, sent, got, step, latency), claimed)
+                    return Checked(target_for(url, kind, host_key, sent, got, landed_elsewhere(step.url), latency),
+                                   claimed)
                 claimed.append(step.url)
-                sent = Sent(step.url, sent.method, 1, (*sent.chain, sent.url))
-            elif isinstance(step, Retry):
-                sent = Sent(sent.url, sent.method, sent.attempt + 1, sent.chain)
-            elif isinstance(step, AsGet):
-                sent = Sent(sent.url, "GET", 1, sent.chain)
-            else:
-                return Checked(target_for(url, kind, host_key, sent, got, step, latency), claimed)
+            sent = resend(sent, step)
 
 
 SAME_AS = "same as "  # the error text of a chain that landed on a URL fetched on its own account

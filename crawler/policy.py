@@ -128,6 +128,16 @@ def next_step(sent: Sent, got: Got, rules: Rules, normalise: Callable[[str], str
     return Done(reason_for_status(status, headers, got.body_head))
 
 
+def resend(sent: Sent, step: Follow | Retry | AsGet, method: str | None = None) -> Sent:
+    """What to ask next after a step that is not Done: the next hop (same method unless `method`
+    says otherwise), the same request once more, or the same URL as a GET cut at the headers."""
+    if isinstance(step, Follow):
+        return Sent(step.url, method or sent.method, 1, (*sent.chain, sent.url))
+    if isinstance(step, Retry):
+        return Sent(sent.url, sent.method, sent.attempt + 1, sent.chain)
+    return Sent(sent.url, "GET", 1, sent.chain)
+
+
 def _redirect(sent: Sent, location: bytes, status: int, rules: Rules, normalise) -> Step:
     try:  # browsers read a raw non-ASCII Location as UTF-8
         text = location.decode("utf-8")

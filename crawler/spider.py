@@ -30,7 +30,7 @@ from sitecheck.model import Element, Page, Reason, Target, TargetKind
 from .decode import decode_page
 from .linkcheck import Checked, LinkChecker, landed_elsewhere, target_for
 from .pageparse import PageRules, occurrences, read_page
-from .policy import AsGet, Done, Follow, Got, Retry, Rules, Sent, next_step, wants_body
+from .policy import AsGet, Done, Follow, Got, Retry, Rules, Sent, next_step, resend, wants_body
 from .transport import FetchError, Transport
 from .urls import TrapGuard, kind_of, normalize
 from .waf import WallWatch, wall_error, wall_from_error
@@ -287,7 +287,6 @@ class SiteSpider(scrapy.Spider):
         sent = fetch.sent
         step = next_step(sent, got, self.fetch_rules, self._normalise)
         if isinstance(step, Follow):
-            chain = (*sent.chain, sent.url)
             if not self.claim(step.url):
                 # The landing URL is fetched on its own account (or was): one request per resource.
                 # The store gives this chain the landing's outcome when the run ends.
@@ -297,12 +296,10 @@ class SiteSpider(scrapy.Spider):
             if fetch.kind == TargetKind.PAGE and self._host_key(step.url) is None:
                 fetch.headers_only = True  # a page that redirects off-site: check where it lands, do not crawl
             method = "GET" if fetch.headers_only or fetch.kind == TargetKind.PAGE else sent.method
-            self._schedule(self._request(fetch, Sent(step.url, method, 1, chain)))
-        elif isinstance(step, Retry):
-            self._schedule(self._request(fetch, Sent(sent.url, sent.method, sent.attempt + 1, sent.chain)))
-        elif isinstance(step, AsGet):
-            fetch.headers_only = True
-            self._schedule(self._request(fetch, Sent(sent.url, "GET", 1, sent.chain)))
+            self._schedule(self._request(fetch, resend(sent, step, method)))
+        elif isinstance(step, (Retry, AsGet)):
+            fetch.headers_only = fetch.headers_only or isinstance(step, AsGet)
+            self._schedule(self._request(fetch, resend(sent, step)))
         else:
             self._done(fetch, got, step, response)
 

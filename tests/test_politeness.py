@@ -40,7 +40,7 @@ def _page(title: str, links: list[str]) -> bytes:
 def _build_site(server: RecordingServer, pages: int, files: int, hanging: int) -> None:
     """The portal: `pages` pages, `files` images and `files` attachments of its own, and `hanging`
     pages, images and attachments on the second host, which never answers in time."""
-    portal, other = server.base(PORTAL), server.base(HANGING)
+    other = server.base(HANGING)
     own_pages = [f"/p{i}.html" for i in range(pages)]
     own_files = [f"/img/{i}.png" for i in range(files)] + [f"/files/{i}.pdf" for i in range(files)]
     far = ([f"{other}/h{i}.html" for i in range(hanging)] + [f"{other}/img/{i}.png" for i in range(hanging)]
