@@ -20,6 +20,8 @@ from .config.rules import Rules, find_rules, load_rules, rules_for_site  # noqa:
 
 PASS, VETO, NO_DATA = "pass", "veto", "no_data"
 QUALIFIED, UNQUALIFIED = "合格", "不合格"
+# The site's anti-bot wall answered the monitor instead of the site: no evidence to call it 合格.
+UNDETERMINED = "无法判定"
 MAX_EXAMPLES = 5
 
 # --- the verdict -----------------------------------------------------------------------
@@ -187,6 +189,8 @@ def score(findings: Iterable[Any], facts: Iterable[Any], rules: Rules,
 
     vetoed = any(v.status == VETO for v in vetoes)
     result = UNQUALIFIED if vetoed or total < rules.pass_score else QUALIFIED
+    if result == QUALIFIED and "crawl.blocked_by_waf" in codes_seen:
+        result = UNDETERMINED  # what was not seen cannot pass: the wall, not the site, answered
     return Verdict(rules=rules.name, title=rules.title, result=result, score=total, pass_score=rules.pass_score,
                    vetoes=vetoes, deductions=deductions, scale=round(scale, 4), skipped_areas=skipped)
 

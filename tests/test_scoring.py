@@ -210,3 +210,14 @@ def test_rule_set_by_name_from_a_config_folder(tmp_path):
     assert load_rules("province", tmp_path).name == "province"
     with pytest.raises(ConfigError, match="no rule set 'nope'.*known rule sets: province"):
         load_rules("nope", tmp_path)
+
+
+def test_a_walled_run_is_not_called_qualified():
+    """A run whose site answered with an anti-bot wall has no evidence to pass on: 无法判定."""
+    from sitecheck.model import Finding, Severity
+    from sitecheck.scoring import UNDETERMINED, score
+
+    rules = load_rules("gov-2019")
+    wall = Finding("crawl.blocked_by_waf", Severity.ERROR, "https://a.gov.cn/", "网站防护拦截", "waf", "portal")
+    assert score([], [], rules).result == "合格"
+    assert score([wall], [], rules).result == UNDETERMINED
