@@ -75,7 +75,10 @@ def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
         "COOKIES_ENABLED": True,  # session-bound CMSs
         "TWISTED_REACTOR": REACTOR,
         "LOG_INSTALL_ROOT_HANDLER": False,
-        "DOWNLOAD_HANDLERS": {"http": handler_path(), "https": handler_path()},
+        # http and https through the one transport; no other scheme is ever fetched (crawler/urls.py
+        # drops them), so their handlers, and the HTTP client the S3 one would import, stay unloaded.
+        "DOWNLOAD_HANDLERS": {"http": handler_path(), "https": handler_path(),
+                              "s3": None, "ftp": None, "file": None, "data": None},
         "DOWNLOADER_MIDDLEWARES": {
             # Scrapy's cookie middleware asks tldextract for the public suffix list, which by default
             # downloads it from public hosts: ours uses the snapshot tldextract ships.
