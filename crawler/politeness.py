@@ -48,7 +48,6 @@ class _Host:
     crawl_delay: float = 0.0  # robots.txt
     backoff: float = 0.0
     streak: int = 0
-    in_flight: int = 0
 
 
 @dataclass(slots=True)
@@ -107,7 +106,6 @@ class Politeness:
         except BaseException:  # cancelled while waiting for its turn: give the slot back
             host.slots.release()
             raise
-        host.in_flight += 1
         return host
 
     def _sent(self, host: _Host) -> None:
@@ -121,7 +119,6 @@ class Politeness:
             sending.set_result(None)
 
     def _release(self, host: _Host) -> None:
-        host.in_flight -= 1
         host.slots.release()
 
     # --- what answers tell us ---------------------------------------------------------
@@ -156,10 +153,6 @@ class Politeness:
             record.longest_gap_s = max(record.longest_gap_s, host.backoff)
             cause = str(status) if status is not None else (failure.value if failure else "?")
             record.causes[cause] = record.causes.get(cause, 0) + 1
-
-    def in_flight(self, netloc: str) -> int:
-        host = self._hosts.get(netloc)
-        return host.in_flight if host else 0
 
 
 class _Slot:

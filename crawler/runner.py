@@ -8,6 +8,7 @@ crawl) runs in a process of its own; `sitecheck run` is that process.
 from __future__ import annotations
 
 import logging
+import os
 
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
@@ -176,8 +177,6 @@ def uses_record_process(site: SiteConfig, single: bool, cpus: int | None = None)
     With a delay the crawl is bound by the delay, not the CPU, so a second process would only
     add overhead; several sites in one process share its reactor, and each would need its own.
     """
-    import os
-
     wanted = site.crawl.processes
     if wanted == 0:
         cpus = cpus if cpus is not None else (os.cpu_count() or 1)

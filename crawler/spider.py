@@ -232,6 +232,8 @@ class SiteSpider(scrapy.Spider):
 
     def walled(self, url: str) -> str | None:
         """The wall (as a target's error text) of a configured host the crawl has given up, else None."""
+        if not self.walls.closed_any:
+            return None
         host_key = self._host_key(url)
         wall = self.walls.given_up(host_key) if host_key else None
         return wall_error(wall) if wall else None

@@ -231,6 +231,11 @@ class WallWatch:
             return True
         return False
 
+    @property
+    def closed_any(self) -> bool:
+        """Whether any host has been given up (asked before every request: almost always False)."""
+        return bool(self._stopped)
+
     def given_up(self, host_key: str) -> Wall | None:
         """The wall that closed this host, or None while it is still crawled (asked for every link)."""
         return self._stopped.get(host_key)
