@@ -7,7 +7,9 @@ messages they list.  So when the spider reads a configured board's list page, th
 lists (found with the board's own selectors, as checks/interaction.py reads them) and the
 board's further list pages are requested at high priority whatever their depth, up to
 `max_message_pages` per board.  They are ordinary page requests: the same politeness gate,
-scope, address guard and trap rules apply.
+scope, address guard and trap rules apply.  A message the crawl met first on some other page and
+left there for its limits is not asked for again (the spider keeps no record of what its limits
+turned away); the interaction check lists it among the board's `unread_pages`.
 """
 
 from __future__ import annotations
