@@ -1,10 +1,10 @@
 """A message board's pages are read beyond the crawl's depth limit, up to the board's cap.
 
 The board's list pages show only 留言时间 and 状态; the reply date is on each message's own page.
-The crawl's max_depth reaches the board's first list page and nothing below it, yet every message
-of the uncapped board is fetched (one answered after 120 days is found as interaction.late_reply),
+The crawl's max_depth reaches the board's first list page and nothing below it, and its max_pages
+is spent on the homepage's four pages, yet every message of the uncapped board is fetched (one answered after 120 days is found as interaction.late_reply),
 the capped board costs exactly its cap in message requests, and the rest of the site still stops
-at max_depth.  Counted at the server.
+at max_depth and max_pages.  Counted at the server.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ hosts:
     boards:
       - {{name: 咨询留言, url: "{base}/hdjl/zxly/index.html"}}
       - {{name: 主任信箱, url: "{base}/hdjl/zrxx/index.html", max_message_pages: {ZRXX_CAP}}}
-crawl: {{delay_seconds: 0, retries: 0, robots: ignore, progress: "off", timeout_seconds: 5, max_depth: 1}}
+crawl: {{delay_seconds: 0, retries: 0, robots: ignore, progress: "off", timeout_seconds: 5, max_depth: 1,
+        max_pages: 4}}
 """, encoding="utf-8")
     db = tmp / "boards.sqlite3"
     try:
@@ -131,10 +132,10 @@ def test_the_cap_bounds_the_requests_for_a_board(crawl):
                                                    for n in range(ZRXX_CAP + 1, 11))
 
 
-def test_the_rest_of_the_site_still_stops_at_max_depth(crawl):
+def test_the_rest_of_the_site_still_stops_at_max_depth_and_max_pages(crawl):
     paths = {h.path for h in crawl["hits"]}
-    assert "/gzdt/index.html" in paths  # depth 1
-    assert "/gzdt/a1.html" not in paths  # depth 2: beyond the horizon
+    assert "/gzdt/index.html" in paths  # depth 1, the fourth page
+    assert "/gzdt/a1.html" not in paths  # depth 2, and past max_pages
     assert not {p for p in paths if "/related_" in p}  # a message page's own links are not exempt
 
 
