@@ -2,9 +2,10 @@
 
 The board's list pages show only 留言时间 and 状态; the reply date is on each message's own page.
 The crawl's max_depth reaches the board's first list page and nothing below it, and its max_pages
-is spent on the homepage's four pages, yet every message of the uncapped board is fetched (one answered after 120 days is found as interaction.late_reply),
-the capped board costs exactly its cap in message requests, and the rest of the site still stops
-at max_depth and max_pages.  Counted at the server.
+is spent on the homepage's four pages, yet every message of the uncapped board is fetched (one
+answered after 120 days is found as interaction.late_reply), the capped board costs exactly its
+cap in message requests, and the rest of the site still stops at max_depth and max_pages.
+Counted at the server.
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ def _routes(server: RecordingServer, folder: str, board: dict, per_page: int) ->
     for current, page_rows in enumerate(pages):
         pager = (f"<script>var currentPage = {current};//所在页从0开始\nvar countPage = {len(pages)}//共多少页\n"
                  'document.write("<a href=\\"index.html\\">首页</a>");\n'
-                 'if(currentPage<countPage-1) document.write("<a href=\\"index_" + (currentPage+1) + ".html\\">下一页</a>");'
-                 "\n</script>")
+                 'if(currentPage<countPage-1) document.write("<a href=\\"index_" + (currentPage+1)'
+                 ' + ".html\\">下一页</a>");\n</script>')
         name = "index" if current == 0 else f"index_{current}"
         server.route(HOST, f"{folder}{name}.html", body=_html(
             "留言", f"<ul>{''.join(page_rows)}</ul><div class='page'>{pager}</div>"))
