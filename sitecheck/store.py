@@ -322,9 +322,10 @@ class Store(NightClaims):
                 db.execute("PRAGMA synchronous = NORMAL")
                 db.execute("PRAGMA foreign_keys = ON")
                 if revision != storedb.HEAD:
-                    if tables:
-                        self._migrate(db, version)
-                    storedb.migrate_sqlite(path, legacy_schema=bool(tables), after=_mark_sqlite)
+                    if not tables and storedb.create_sqlite(db, after=_mark_sqlite):
+                        return db
+                    self._migrate(db, version)
+                    storedb.migrate_sqlite(path, legacy_schema=True, after=_mark_sqlite)
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"{path}: cannot write to the store: {exc}") from None
         return db
