@@ -5,7 +5,8 @@ queries are written once in the SQL both databases speak (ON CONFLICT upserts, R
 row-value updates, window functions) and run on the driver's own connection: sqlite3 for SQLite,
 as before, so the crawl's write path pays nothing for the second backend; `PgConnection` gives
 psycopg the same small interface.  The schema is created and changed by Alembic
-(sitecheck/migrations), loaded only when a database is not at the newest revision.
+(sitecheck/migrations), loaded only when an existing database is behind the newest revision or a
+PostgreSQL one is new; a new SQLite store runs the SQL Alembic rendered for it (SQLITE_SCRIPT).
 """
 
 from __future__ import annotations
@@ -345,20 +346,10 @@ def migrate_postgresql(url: str) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-            if current_revision(_SAConn(conn), postgresql=True) != HEAD:
+            if current_revision(conn.connection.dbapi_connection, postgresql=True) != HEAD:
                 _upgrade(conn, stamp_baseline=False)
     finally:
         engine.dispose()
-
-
-class _SAConn:
-    """A SQLAlchemy connection with `execute(sql)` taking plain SQL, for current_revision."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def execute(self, sql: str):
-        return self.conn.exec_driver_sql(sql)
 
 
 def columns(db, postgresql: bool, table: str) -> set[str]:
