@@ -78,9 +78,8 @@ class NightClaims:
                 "SELECT state, run_id, heartbeat_at FROM nights WHERE site = ? AND night = ?"
                 + self._for_update, (site, night.isoformat())).fetchone()
             now = self.clock()
-            if state == "done":
-                return None
-            if state == "running" and heartbeat is not None and heartbeat >= _stamp(now - timedelta(seconds=stale_after_s)):
+            fresh = heartbeat is not None and heartbeat >= _stamp(now - timedelta(seconds=stale_after_s))
+            if state == "done" or (state == "running" and fresh):
                 return None
             if old_run is not None:
                 self._give_up_run(old_run)
