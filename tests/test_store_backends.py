@@ -205,7 +205,7 @@ def test_the_store_reconnects_after_postgresql_restarts(postgres_server, pg_url)
 
 
 def test_scratch_files_of_a_postgresql_store_stay_on_the_local_disk(pg_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # as pg_url does, made explicit here
     with Store(pg_url) as store:
         run = store.start_run("demo", "d")
         scratch = list((tmp_path / "data" / "sitecheck").glob("postgresql-127.0.0.1-*.run*.scratch"))
