@@ -41,7 +41,8 @@ from croniter import croniter
 
 from sitecheck.cmdline import python_module
 from sitecheck.config import ConfigError, SiteConfig
-from sitecheck.store import Store
+from sitecheck.store import Store, store_location
+from sitecheck.storedb import Location
 
 from .notify import Notifier
 from .probe import availability_for, probe_site, utc_clock
@@ -118,12 +119,12 @@ class Job:
 # --- crawl child processes -------------------------------------------------------------------
 
 
-def crawl_command(site: SiteConfig, db_path: Path) -> list[str]:
+def crawl_command(site: SiteConfig, db_path: str | Path | Location) -> list[str]:
     """`sitecheck run` for one site, in a child that dies with its parent (see `child_main`)."""
     if site.path is None:
         raise ValueError(f"site {site.key} was not loaded from a file; a crawl child needs one")
     return [*python_module("sitecheck.probe.scheduler"), str(os.getpid()), "run", "--config",
-            str(Path(site.path).resolve()), "--db", str(Path(db_path).resolve()), "--progress", "off"]
+            str(Path(site.path).resolve()), "--db", store_location(db_path).argument, "--progress", "off"]
 
 
 def spawn_crawl(command: list[str]) -> subprocess.Popen:
@@ -198,7 +199,7 @@ class Scheduler:
         self.sites = sites
         self.reload_sites = reload_sites
         self.make_notifier = notifier
-        self.db_path = Path(db_path)
+        self.db_path = store_location(db_path)
         self.clock = clock
         self.sleeper = sleeper or RealSleeper()
         self.spawn = spawn
