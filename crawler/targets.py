@@ -122,11 +122,13 @@ class RemoteRecorder:
     # Pages out at once (docs/performance.md has the measurements behind 16).
     PAGES_LENT = 16
 
-    def __init__(self, store, site, *, clock):
+    def __init__(self, store, site, *, clock, run_id: int | None = None):
         self.store, self.site, self.clock = store, site, clock
         self.started = clock()
-        self.run_id = store.start_run(site.key, site.digest, self.started)
-        store.hand_over_run()
+        if run_id is None:
+            run_id = store.start_run(site.key, site.digest, self.started)
+            store.hand_over_run()
+        self.run_id = run_id
         self.pages = 0
         self.targets = 0
         self.finding_count = 0

@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "sitecheck.probe.cli",
     "sitecheck.report.cli",
     "sitecheck.discover",
+    "sitecheck.distributed.cli",
 ]
 
 

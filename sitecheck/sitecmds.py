@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from sitecheck import bundled
 from sitecheck.config import ConfigError, SiteConfig, find_site_file, load_site
 from sitecheck.config.sitefile import SITE_KEY_PATTERN, canonical_url
+from sitecheck.distributed.cli import parse_night
 from sitecheck.model import Severity
 
 from .cmdline import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, config_dir, open_store, pick_run,
@@ -31,6 +32,9 @@ def register(sub, common) -> None:
                     help="exit 1 when a finding has at least this severity (default: error)")
     sp.add_argument("--progress", choices=["auto", "live", "log", "off"],
                     help="progress display (default from the site file: auto)")
+    sp.add_argument("--claimed-run", type=int, metavar="ID",
+                    help="record into this running run instead of starting one: the run a distributed "
+                         "worker claimed for the site's night (sitecheck worker starts such crawls)")
     sp.set_defaults(handler=cmd_run)
 
     sp = sub.add_parser("check-config", help="validate site files",
@@ -63,10 +67,13 @@ def register(sub, common) -> None:
     sp.add_argument("--output", "-o", metavar="PATH", help="file to write (default: standard output)")
     sp.set_defaults(handler=cmd_export)
 
-    sp = sub.add_parser("runs", help="list stored runs")
+    sp = sub.add_parser("runs", help="list stored runs, or a night's crawls across workers (--night)")
     common(sp, site=False)
     sp.add_argument("--site", help="only this site")
     sp.add_argument("--limit", type=int, default=20)
+    sp.add_argument("--night", type=parse_night, metavar="YYYY-MM-DD",
+                    help="the state of this night's dispatched crawls (sitecheck dispatch): queued, running "
+                         "(with the worker and its last heartbeat) or done, per site")
     sp.set_defaults(handler=cmd_runs)
 
     sp = sub.add_parser("config-docs", help="regenerate docs/config.md and the JSON Schemas")
@@ -87,7 +94,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     fail_on = Severity.parse(args.fail_on)
     stores = [open_store(args) for _ in sites]  # one connection per crawl: each has its own run
     try:
-        summaries = run_crawls(list(zip(sites, stores)), progress=args.progress,
+        run_ids = [claimed_run(stores[0], sites, args.claimed_run)] if args.claimed_run else None
+        summaries = run_crawls(list(zip(sites, stores)), progress=args.progress, run_ids=run_ids,
                                log_level="DEBUG" if args.verbose > 1 else "INFO" if args.verbose else "WARNING")
         for site, store, summary in zip(sites, stores, summaries):
             print(format_summary(site, store, summary), flush=True)
@@ -101,6 +109,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         if summary.status != "complete" or (worst is not None and worst >= fail_on):
             code = EXIT_FINDINGS
     return code
+
+
+def claimed_run(store, sites: list[SiteConfig], run_id: int) -> int:
+    """`run_id` when it is a running run of the one site given; else a usage error."""
+    if len(sites) != 1:
+        raise UsageError("--claimed-run records one site's crawl: give --site or --config, not --all")
+    run = store.run(run_id)
+    if run is None or run.site != sites[0].key or run.status != "running":
+        found = "no such run" if run is None else f"run of site {run.site!r}, {run.status}"
+        raise UsageError(f"--claimed-run {run_id}: not a running run of site {sites[0].key!r} ({found})")
+    return run_id
 
 
 def all_sites(args: argparse.Namespace) -> list[SiteConfig]:
@@ -232,6 +251,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     with open_store(args, readonly=True) as store:
+        if args.night:
+            from sitecheck.distributed.cli import format_nights
+
+            nights = [n for n in store.nights(args.night) if not args.site or n.site == args.site]
+            print(format_nights(nights, args.night))
+            return EXIT_OK
         store_runs = store.runs(args.site, limit=args.limit)
         print(f"{'id':>5}  {'site':<10} {'started (UTC)':<26} {'status':<11} {'pages':>6} {'findings':>8}")
         for r in store_runs:

@@ -397,7 +397,7 @@ class Scheduler:
     def _finished(self, cp: CrawlProcess, code: int) -> None:
         now = self.clock()
         site = cp.site
-        errors = _stderr_tail(cp.proc)
+        errors = stderr_tail(cp.proc)
         assert self.store is not None
         row = self.store.db.execute(
             "SELECT id, status FROM runs WHERE site = ? AND id > ? AND pid = ? ORDER BY id DESC LIMIT 1",
@@ -487,7 +487,7 @@ def _signal(proc: Any, sig: int) -> None:
         pass
 
 
-def _stderr_tail(proc: Any, limit: int = 2000) -> str:
+def stderr_tail(proc: Any, limit: int = 2000) -> str:
     handle = getattr(proc, "stderr_file", None)
     if handle is None:
         return ""

@@ -1,0 +1,41 @@
+"""The `crawl_site` task: one site's crawl for one night (sitecheck.distributed.crawl)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+from datetime import date
+
+from celery import Celery
+
+from sitecheck.cmdline import open_store
+from sitecheck.store import default_db_path
+
+from . import crawl
+from .app import CRAWL_TASK
+
+log = logging.getLogger("sitecheck.distributed")
+
+
+def store_location(db: str | None) -> str:
+    """The store a worker and its crawl children open: --db / $SITECHECK_DB, else the default file."""
+    return db or str(default_db_path())
+
+
+def open_db(db: str | None, readonly: bool = False):
+    return open_store(argparse.Namespace(db=store_location(db)), readonly=readonly)
+
+
+def register(app: Celery) -> None:
+    @app.task(name=CRAWL_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    def crawl_site(self, site_key: str, night: str) -> dict:
+        conf = self.app.conf
+        worker = f"{self.request.hostname or socket.gethostname()}:{os.getpid()}"
+        with open_db(conf.sitecheck_db) as store:
+            outcome = crawl.crawl_night(store, site_key, date.fromisoformat(night), db=store_location(conf.sitecheck_db),
+                                        config_dir=conf.sitecheck_config_dir, worker=worker,
+                                        heartbeat_s=conf.sitecheck_heartbeat_s,
+                                        stale_after_s=conf.sitecheck_stale_after_s)
+        return {"site": outcome.site, "night": night, "run_id": outcome.run_id, "status": outcome.status}
