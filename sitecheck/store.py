@@ -20,12 +20,13 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .nightclaims import NightClaims
 from .model import Fact, Finding, Reason, Referrer, Severity, Target, TargetKind
 
 APPLICATION_ID = 0x53434B31  # "SCK1": tells our files from foreign SQLite databases
@@ -192,6 +193,26 @@ MIGRATIONS: list[str] = [
     ALTER TABLE pages_by_rowid RENAME TO pages;
     CREATE UNIQUE INDEX pages_run_url ON pages (run_id, url);
     """,
+    # 4: the night claims of distributed crawls (sitecheck.nightclaims): one row per (site,
+    # night), and the night on the run it started; the partial index refuses a second complete
+    # run of one site for one night, whatever a worker does.
+    """
+    ALTER TABLE runs ADD COLUMN night TEXT;
+    CREATE UNIQUE INDEX runs_one_complete_night ON runs (site, night) WHERE status = 'complete';
+    CREATE TABLE nights (
+        site TEXT NOT NULL,
+        night TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done')),
+        run_id INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+        worker TEXT NOT NULL DEFAULT '',
+        heartbeat_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        enqueued_at TEXT NOT NULL,
+        finished_at TEXT,
+        PRIMARY KEY (site, night)
+    );
+    CREATE INDEX nights_by_night ON nights (night, state);
+    """,
 ]
 
 
@@ -208,6 +229,7 @@ class Run:
     config_digest: str
     error: str
     stats: dict[str, Any]
+    night: date | None = None  # set on the runs of a night claim (sitecheck.nightclaims)
 
     @property
     def duration_s(self) -> float | None:
@@ -238,10 +260,13 @@ def default_db_path(environ: dict[str, str] | None = None) -> Path:
     return base / "sitecheck" / "sitecheck.sqlite3"
 
 
-class Store:
-    def __init__(self, path: str | Path, *, readonly: bool = False):
+class Store(NightClaims):
+    _for_update = ""  # SQLite locks the whole file: its claims take BEGIN IMMEDIATE instead
+    def __init__(self, path: str | Path, *, readonly: bool = False,
+                 clock: Callable[[], datetime] = utcnow):
         self.path = Path(path)
         self.readonly = readonly
+        self.clock = clock
         self.db = self._connect()
         self._scratch: sqlite3.Connection | None = None
         self._scratch_path: Path | None = None
@@ -334,12 +359,17 @@ class Store:
 
     @_writes
     def recover_interrupted(self) -> list[int]:
-        """Mark runs whose crawling process is gone as incomplete; returns their ids."""
+        """Mark runs of this machine whose crawling process is gone as incomplete; returns their ids.
+
+        Only runs started on this host are judged: a pid means nothing on another machine, whose
+        live crawl must not be marked dead here (a night claim's heartbeat judges those)."""
         here = socket.gethostname()
         stale = []
         for run_id, pid, host in self.db.execute(
                 "SELECT id, pid, hostname FROM runs WHERE status = 'running'").fetchall():
-            if host == here and pid and _pid_alive(pid):
+            if host and host != here:
+                continue
+            if pid and _pid_alive(pid):
                 continue
             stale.append(run_id)
         for run_id in stale:
@@ -351,13 +381,18 @@ class Store:
     @_writes
     def start_run(self, site: str, config_digest: str, started_at: datetime | None = None) -> int:
         self.recover_interrupted()
-        cur = self.db.execute(
-            "INSERT INTO runs (site, started_at, status, config_digest, pid, hostname) "
-            "VALUES (?, ?, 'running', ?, ?, ?)",
-            (site, _iso(started_at or utcnow()), config_digest, os.getpid(), socket.gethostname()))
-        run_id = int(cur.lastrowid)
+        run_id = self._insert_run(site, config_digest, started_at)
         self._open_scratch(run_id)
         return run_id
+
+    def _insert_run(self, site: str, config_digest: str, started_at: datetime | None,
+                    night: date | None = None) -> int:
+        cur = self.db.execute(
+            "INSERT INTO runs (site, started_at, status, config_digest, pid, hostname, night) "
+            "VALUES (?, ?, 'running', ?, ?, ?, ?)",
+            (site, _iso(started_at or self.clock()), config_digest, os.getpid(), socket.gethostname(),
+             night.isoformat() if night else None))
+        return int(cur.lastrowid)
 
     @_writes
     def finish_run(self, run_id: int, status: str, *, ended_at: datetime | None = None,
@@ -369,10 +404,11 @@ class Store:
                                 "AND status IS NOT NULL", (run_id,)).fetchone()[0]
         targets = self.db.execute("SELECT count(*) FROM pages WHERE run_id = ?", (run_id,)).fetchone()[0]
         findings = self.db.execute("SELECT count(*) FROM findings WHERE run_id = ?", (run_id,)).fetchone()[0]
+        # A night's run another worker took over (marked incomplete by its claim) stays incomplete.
         self.db.execute(
-            "UPDATE runs SET status = ?, ended_at = ?, error = ?, pages = ?, targets = ?, findings = ?, "
-            "stats = ? WHERE id = ?",
-            (status, _iso(ended_at or utcnow()), error, pages, targets, findings,
+            "UPDATE runs SET status = CASE WHEN night IS NULL OR status = 'running' THEN ? ELSE status END, "
+            "ended_at = ?, error = ?, pages = ?, targets = ?, findings = ?, stats = ? WHERE id = ?",
+            (status, _iso(ended_at or self.clock()), error, pages, targets, findings,
              json.dumps(stats or {}, ensure_ascii=False), run_id))
 
     def run(self, run_id: int) -> Run | None:
@@ -716,6 +752,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _run(db: sqlite3.Connection, row: tuple) -> Run:
-    (rid, site, started, ended, status, pages, targets, findings, digest, error, _pid, _host, stats) = row
+    (rid, site, started, ended, status, pages, targets, findings, digest, error, _pid, _host, stats,
+     night) = row
     return Run(rid, site, _dt(started), _dt(ended), status, pages, targets, findings, digest, error,
-               json.loads(stats))
+               json.loads(stats), date.fromisoformat(night) if night else None)
