@@ -57,7 +57,7 @@ class Workers:
     def close(self) -> None:
         for proc in self.procs.values():
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, signal.SIGQUIT)  # Celery's cold shutdown: the night is over
         deadline = time.monotonic() + 15
         for proc in self.procs.values():
             try:
@@ -74,8 +74,9 @@ def wait_night(db: str, night: date, sites: int, timeout: float, workers: Worker
     deadline = time.monotonic() + timeout
     states: list = []
     while time.monotonic() < deadline:
-        with Store(db, readonly=True) as store:
-            states = store.nights(night)
+        if Path(db).exists():  # the first worker or dispatcher to start creates it
+            with Store(db, readonly=True) as store:
+                states = store.nights(night)
         if until(states) if until else (len(states) == sites and all(n.state == "done" for n in states)):
             return states
         time.sleep(0.5)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import datetime as dt
 from datetime import date
 
 import pytest
@@ -180,3 +181,25 @@ def test_the_night_is_the_date_where_the_sites_are():
 
     assert night_of(datetime(2026, 12, 7, 17, 30, tzinfo=timezone.utc)) == date(2026, 12, 8)  # 01:30 in Beijing
     assert night_of(datetime(2026, 12, 7, 17, 30, tzinfo=timezone.utc), "UTC") == date(2026, 12, 7)
+
+
+def test_serve_dispatch_queues_each_due_crawl_for_its_night_instead_of_crawling(tmp_path, db):
+    from sitecheck.distributed.dispatch import scheduled
+    from sitecheck.probe.scheduler import Scheduler
+    from tests.test_scheduler import START, FakeTime, fake_probe, make_site
+
+    sent, spawned = [], []
+    clock = FakeTime(START)  # 08:00 in Beijing on 2026-11-20; crawls due at 01:30 Beijing
+    sites = [make_site(tmp_path, "a"), make_site(tmp_path, "b", crawl="0 2 * * *", zone="UTC")]
+    scheduler = Scheduler(sites, tmp_path / "local.sqlite3", clock=clock, sleeper=clock, spawn=spawned.append,
+                          probe=fake_probe([]), threaded_probes=False,
+                          dispatch=scheduled(lambda: Store(db), lambda site, night: sent.append((site, night))))
+    clock.scheduler, clock.until = scheduler, START + dt.timedelta(days=2)
+    scheduler.run()
+    assert spawned == []
+    # b crawls at 02:00 UTC, so its night is the UTC date; a at 01:30 in Beijing, 17:30 UTC the day before
+    assert sent == [("b", date(2026, 11, 20)), ("a", date(2026, 11, 21)), ("b", date(2026, 11, 21)),
+                    ("a", date(2026, 11, 22))]
+    assert scheduler.counts[("a", "crawl", "dispatched")] == 2
+    with Store(db) as store:
+        assert [(n.site, n.state) for n in store.nights(date(2026, 11, 21))] == [("a", "queued"), ("b", "queued")]

@@ -128,6 +128,8 @@ def test_province_night_crawls_every_site_once_with_the_findings_of_one_machine(
         problems = Counter(f["code"] for r in runs for _fid, f in
                            [(None, f) for f in export_view(shared, r)["findings"]])
     assert not differ, differ[:2]
+    shown = sitecheck("runs", "--night", PROVINCE.isoformat(), "--db", db)
+    assert shown.stdout.splitlines()[-1] == f"{SITES} done (complete)", shown.stdout[-2000:]
     assert problems["link.broken_homepage"] >= SITES // 5  # the farm's problems were found, not nothing
     print(f"\n{SITES} sites on 3 workers through RabbitMQ: {wall:.1f} s")
 
@@ -181,6 +183,25 @@ def test_a_broker_restarted_mid_night_loses_no_task(rabbitmq, farm, db, workers)
     assert Counter(n.run_status for n in states) == Counter({"complete": len(keys)})
     complete = Counter(r.site for r in night_runs(db, RESTARTED) if r.status == "complete")
     assert complete == Counter({k: 1 for k in keys})
+
+
+def test_serve_dispatch_queues_the_due_crawls_and_the_workers_run_them(rabbitmq, farm, db, workers, tmp_path):
+    from sitecheck.distributed.dispatch import night_of
+
+    keys = [s.key for s in farm.sites[SLOW + 62:SLOW + 65]]
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "sitecheck.cli", "serve", "--dispatch", "--crawl-on-start", "--listen", "off",
+         "--broker", rabbitmq.url, "--db", db, "--config-dir", str(farm.config_dir),
+         *[a for key in keys for a in ("--site", key)]],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        night = night_of()
+        states = wait_night(db, night, len(keys), timeout=90, workers=workers)
+    finally:
+        serve.terminate()
+        output = serve.communicate(timeout=30)[0]
+    assert serve.returncode == 0, output[-3000:]
+    assert sorted((n.site, n.run_status) for n in states) == [(k, "complete") for k in keys]
 
 
 # --- Redis ---------------------------------------------------------------------------------------------

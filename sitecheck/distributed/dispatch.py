@@ -62,6 +62,18 @@ def dispatch(store, send: Send, sites: list[str], night: date) -> Dispatched:
     return out
 
 
+def scheduled(open_store: Callable, send: Send) -> Callable:
+    """What `serve --dispatch` does when a site's crawl is due: queue it for the night it starts
+    (the date in the site's schedule time zone) and send its task; returns a line for the log."""
+    def fire(site, now: datetime) -> str:
+        night = night_of(now, site.ops["schedule"]["timezone"])
+        with open_store() as store:
+            out = dispatch(store, send, [site.key], night)
+        what = "task sent" if out.sent else "already running" if out.running else "already done"
+        return f"night {night}: {what}"
+    return fire
+
+
 class Sweeper:
     """Every `every_s` seconds, puts nights whose heartbeat went stale back in the queue and sends
     their tasks again.  Several sweepers may run (one per worker): the store hands each stale

@@ -17,6 +17,9 @@ configuration in place.  On stop the loop stops scheduling, sends SIGTERM to
 running crawls (Scrapy closes the run as `incomplete`), waits up to
 `stop_timeout` seconds, SIGKILLs what is left (the store marks such runs
 `incomplete` by their dead pid), waits for probe rounds and closes the store.
+
+With `dispatch` (`serve --dispatch`), a due crawl is not run here: `dispatch(site, now)`
+queues it for distributed workers (sitecheck.distributed) and says what it did.
 """
 
 from __future__ import annotations
@@ -193,10 +196,12 @@ class Scheduler:
                  probe_interval: float | None = None, crawl_on_start: bool = False, crawls: bool = True,
                  stop_timeout: float = 30.0, poll_interval: float = 1.0, threaded_probes: bool = True,
                  monotonic: Callable[[], float] = time.monotonic,
-                 reload_sites: Callable[[], list[SiteConfig]] | None = None):
+                 reload_sites: Callable[[], list[SiteConfig]] | None = None,
+                 dispatch: Callable[[SiteConfig, datetime], str] | None = None):
         _check_sites(sites)
         self.sites = sites
         self.reload_sites = reload_sites
+        self.dispatch = dispatch  # set: a due crawl is queued for distributed workers, not run here
         self.make_notifier = notifier
         self.db_path = Path(db_path)
         self.clock = clock
@@ -359,6 +364,9 @@ class Scheduler:
     # --- crawls ------------------------------------------------------------------------------
 
     def _fire_crawl(self, site: SiteConfig, now: datetime) -> None:
+        if self.dispatch is not None:
+            self._event(now, site.key, CRAWL, "dispatched", self.dispatch(site, now))
+            return
         running = self.crawls.get(site.key)
         if running is not None:
             self._event(now, site.key, CRAWL, "skipped",

@@ -132,8 +132,13 @@ class RecordingServer:
         return out
 
     def close(self) -> None:
+        # Each serve_forever loop notices its shutdown within its poll interval: ask them all at once.
+        stoppers = [threading.Thread(target=server.shutdown) for server in self._servers]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         for server in self._servers:
-            server.shutdown()
             server.server_close()
 
 
