@@ -8,13 +8,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sitecheck import bundled
-from sitecheck.config import ConfigError, SiteConfig, find_site_file, load_site
+from sitecheck.config import ConfigError, SiteConfig, load_site
+from sitecheck.config.inventory import find_site, inventory_path, load_inventory
+from sitecheck.config.locate import site_files
 from sitecheck.config.sitefile import SITE_KEY_PATTERN, canonical_url
 from sitecheck.distributed.cli import parse_night
 from sitecheck.model import Severity
 
 from .cmdline import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, config_dir, open_store, pick_run,
-                      site_from_args, user_site_files)
+                      site_from_args, user_sites)
 
 # Set once `run` has closed its stores and printed its summary: `sitecheck.cli.entry` then leaves
 # without freeing the crawl's objects one by one (see sitecheck.gcpolicy).
@@ -37,10 +39,12 @@ def register(sub, common) -> None:
                          "worker claimed for the site's night (sitecheck worker starts such crawls)")
     sp.set_defaults(handler=cmd_run)
 
-    sp = sub.add_parser("check-config", help="validate site files",
-                        description="Validate site files strictly; errors name file, line, key and a hint.")
+    sp = sub.add_parser("check-config", help="validate site files and the inventory",
+                        description="Validate site files and the site inventory strictly; errors name file, "
+                                    "line, key and a hint, every bad file and inventory row is listed.")
     common(sp, site=False, db=False)
-    sp.add_argument("paths", nargs="*", help="site files (default: every file in <config-dir>/sites)")
+    sp.add_argument("paths", nargs="*", help="site files or an inventory (default: every file in "
+                                             "<config-dir>/sites and <config-dir>/inventory.csv|yaml)")
     sp.add_argument("--site", help="also check the site file of this key")
     sp.add_argument("--probe", action="store_true", help="also ask each host's homepage once (with the site's "
                                                          "credentials) and say whether its WAF challenged the request")
@@ -123,41 +127,57 @@ def claimed_run(store, sites: list[SiteConfig], run_id: int) -> int:
 
 
 def all_sites(args: argparse.Namespace) -> list[SiteConfig]:
-    sites = [load_site(p) for p in user_site_files(args, "--all")]
-    seen: dict[str, Path] = {}
-    for site in sites:
-        if site.key in seen:
-            raise ConfigError(site.path, None, "site", f"duplicate site key {site.key!r} (also in {seen[site.key]})",
-                              "each site file needs its own key")
-        seen[site.key] = site.path
-    return sites
+    return user_sites(args, "--all")
 
 
 # --- check-config and init --------------------------------------------------------------------
 
 
-def cmd_check_config(args: argparse.Namespace) -> int:
+def _configured(args: argparse.Namespace):
+    """What check-config validates: each a loaded site or the ConfigError its file or row gave."""
     paths = [Path(p) for p in args.paths]
-    if args.site:
-        paths.append(find_site_file(args.site, config_dir(args)))
-    if not paths:
-        paths = user_site_files(args, "check-config")
-    errors = 0
-    keys: dict[str, Path] = {}
+    if not paths and not args.site:
+        folder = config_dir(args)
+        paths = site_files(folder) + [p for p in [inventory_path(folder)] if p]
+        if not paths:
+            user_sites(args, "check-config")  # the "nothing to check" error
     for path in paths:
+        if path.suffix == ".csv" or path.name in ("inventory.yaml", "inventory.yml"):
+            try:
+                sites, errors = load_inventory(path)
+            except ConfigError as exc:
+                yield exc
+                continue
+            yield from sites
+            yield from (error for _key, error in errors)
+            continue
         try:
-            site = load_site(path)
+            yield load_site(path)
         except ConfigError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            yield exc
+    if args.site:
+        try:
+            yield find_site(args.site, config_dir(args))
+        except ConfigError as exc:
+            yield exc
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    errors = 0
+    keys: dict[str, str] = {}
+    for site in _configured(args):
+        if isinstance(site, ConfigError):
+            print(f"error: {site}", file=sys.stderr)
             errors += 1
             continue
+        where = f"{site.path}" + (f" [{site.entry}]" if site.entry else "")
         if site.key in keys:
-            print(f"error: {path}: site: duplicate site key {site.key!r} (also in {keys[site.key]}) "
-                  "(hint: each site file needs its own key)", file=sys.stderr)
+            print(f"error: {where}: site: duplicate site key {site.key!r} (also in {keys[site.key]}) "
+                  "(hint: each site needs its own key)", file=sys.stderr)
             errors += 1
             continue
-        keys[site.key] = path
-        print(f"ok: {path} (site {site.key}: {len(site.hosts)} hosts, checks: {', '.join(site.checks)})")
+        keys[site.key] = where
+        print(f"ok: {where} (site {site.key}: {len(site.hosts)} hosts, checks: {', '.join(site.checks)})")
         if args.probe:  # one request per host: does the WAF allowlist let the monitor in?
             from sitecheck.allowlist import first_answers, format_answers
 

@@ -88,9 +88,9 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
 def _known_sites(args: argparse.Namespace) -> list[str]:
     """The --site keys, each checked to have a site file that loads (a worker will need it)."""
     from sitecheck.cmdline import config_dir
-    from sitecheck.config import find_site_file, load_site
+    from sitecheck.config.inventory import find_site
 
-    return list(dict.fromkeys(load_site(find_site_file(key, config_dir(args))).key for key in args.site))
+    return list(dict.fromkeys(find_site(key, config_dir(args)).key for key in args.site))
 
 
 # --- worker ---------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from sitecheck.cmdline import python_module
-from sitecheck.config import ConfigError, find_site_file, load_site, user_config_dir
+from sitecheck.config import ConfigError, SiteConfig, user_config_dir
+from sitecheck.config.inventory import find_site
 from sitecheck.probe.scheduler import spawn_crawl, stderr_tail
 
 log = logging.getLogger("sitecheck.distributed")
@@ -53,11 +54,11 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def crawl_command(site_path: Path, db: str, run_id: int) -> list[str]:
+def crawl_command(site: SiteConfig, db: str, run_id: int) -> list[str]:
     """The child: `sitecheck run` into the claimed run, under sitecheck.probe.scheduler's wrapper,
     which has the kernel stop it (SIGTERM) when this process dies."""
-    return [*python_module("sitecheck.probe.scheduler"), str(os.getpid()), "run", "--config",
-            str(Path(site_path).resolve()), "--db", db, "--progress", "off", "--claimed-run", str(run_id)]
+    return [*python_module("sitecheck.probe.scheduler"), str(os.getpid()), "run", *site.locator(), "--db", db,
+            "--progress", "off", "--claimed-run", str(run_id)]
 
 
 def crawl_night(store: Any, site_key: str, night: date, *, db: str, config_dir: str | Path | None = None,
@@ -70,7 +71,7 @@ def crawl_night(store: Any, site_key: str, night: date, *, db: str, config_dir: 
     """
     worker = worker or worker_name()
     try:
-        site = load_site(find_site_file(site_key, user_config_dir(config_dir)))
+        site = find_site(site_key, user_config_dir(config_dir))
     except ConfigError as exc:
         return _unloadable(store, site_key, night, worker, stale_after_s, str(exc))
     run_id = store.claim_night(site_key, night, worker, stale_after_s)
@@ -82,7 +83,7 @@ def crawl_night(store: Any, site_key: str, night: date, *, db: str, config_dir: 
         on_claim(run_id)
     log.info("site %s, night %s: claimed as run %d by %s", site_key, night, run_id, worker)
     try:
-        proc = start(crawl_command(site.path, db, run_id))
+        proc = start(crawl_command(site, db, run_id))
     except OSError as exc:
         return _close(store, site_key, night, run_id, "failed", None, f"the crawl could not start: {exc}")
     code, lost = _watch(proc, store, site_key, night, run_id, heartbeat_s)

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sitecheck.cmdline import UsageError, config_dir, open_store, site_from_args, user_site_files
+from sitecheck.cmdline import UsageError, config_dir, open_store, site_from_args, user_sites
 
 log = logging.getLogger("sitecheck.serve")
 
@@ -179,20 +179,22 @@ def format_availability(site, f: dict[str, Any]) -> str:
 
 
 def serve_sites(args: argparse.Namespace) -> list:
-    from sitecheck.config import find_site_file, load_site
+    from sitecheck.config import load_site
+    from sitecheck.config.inventory import find_site
 
-    paths: list[Path] = [Path(p) for p in args.config]
-    paths += [find_site_file(key, config_dir(args)) for key in args.site]
+    found = [load_site(p) for p in args.config] + [find_site(key, config_dir(args)) for key in args.site]
     if args.all:
-        paths += user_site_files(args, "--all")
-    if not paths:
+        found += user_sites(args, "--all")
+    if not found:
         raise UsageError("name the sites to serve: --site KEY, --config PATH (both repeatable) or --all")
     sites, seen = [], {}
-    for path in dict.fromkeys(p.resolve() for p in paths):
-        site = load_site(path)
+    for site in found:
+        where = (Path(site.path).resolve(), site.entry)
         if site.key in seen:
-            raise UsageError(f"{path}: site key {site.key!r} is also used by {seen[site.key]}")
-        seen[site.key] = path
+            if seen[site.key] == where:  # the same site named twice
+                continue
+            raise UsageError(f"{where[0]}: site key {site.key!r} is also used by {seen[site.key][0]}")
+        seen[site.key] = where
         sites.append(site)
     return sites
 

@@ -123,10 +123,8 @@ class Job:
 
 def crawl_command(site: SiteConfig, db_path: Path) -> list[str]:
     """`sitecheck run` for one site, in a child that dies with its parent (see `child_main`)."""
-    if site.path is None:
-        raise ValueError(f"site {site.key} was not loaded from a file; a crawl child needs one")
-    return [*python_module("sitecheck.probe.scheduler"), str(os.getpid()), "run", "--config",
-            str(Path(site.path).resolve()), "--db", str(Path(db_path).resolve()), "--progress", "off"]
+    return [*python_module("sitecheck.probe.scheduler"), str(os.getpid()), "run", *site.locator(),
+            "--db", str(Path(db_path).resolve()), "--progress", "off"]
 
 
 def spawn_crawl(command: list[str]) -> subprocess.Popen:
