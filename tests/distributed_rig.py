@@ -13,12 +13,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import date
 from pathlib import Path
 
 from sitecheck.distributed.cli import format_nights
 from sitecheck.export import run_document
 from sitecheck.store import Store
+from tests.conftest import free_port
 
 HEARTBEAT_S = 0.5
 STALE_AFTER_S = 8.0  # long enough that a heartbeat held up by a busy machine is not taken for a death
@@ -29,13 +31,16 @@ class Workers:
         self.broker, self.db, self.config_dir, self.logs = broker, db, config_dir, Path(logs)
         self.logs.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen] = {}
+        self.metrics_ports: dict[str, int] = {}
 
     def start(self, name: str, *extra: str) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "ab")
+        self.metrics_ports[name] = free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "sitecheck.cli", "worker", "--broker", self.broker, "--db", self.db,
              "--config-dir", str(self.config_dir), "--heartbeat", str(HEARTBEAT_S),
-             "--stale-after", str(STALE_AFTER_S), "--name", f"{name}@drill", *extra],
+             "--stale-after", str(STALE_AFTER_S), "--name", f"{name}@drill",
+             "--metrics-listen", f"127.0.0.1:{self.metrics_ports[name]}", *extra],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         self.procs[name] = proc
@@ -50,6 +55,19 @@ class Workers:
         proc = self.procs.pop(name)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+    def scrape(self, name: str) -> dict[tuple[str, tuple], float]:
+        """The worker's metrics: {(sample name, sorted labels): value}."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_ports[name]}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text) for s in family.samples}
+
+    def total(self, sample: str) -> float:
+        """A counter summed over the running workers (0 where a worker has not counted it yet)."""
+        return sum(value for name in self.procs for (n, _labels), value in self.scrape(name).items() if n == sample)
 
     def log_tail(self, chars: int = 4000) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-chars:]}" for p in sorted(self.logs.glob("*.log")))

@@ -60,6 +60,10 @@ def register(sub, common) -> None:
                     help="a claim not refreshed for this long is a dead worker's (default: 300; the same on "
                          "every worker, and well above --heartbeat)")
     sp.add_argument("--no-sweep", action="store_true", help="do not re-queue the nights of dead workers here")
+    sp.add_argument("--metrics-listen", metavar="HOST:PORT",
+                    help="serve this worker's Prometheus metrics there: crawls by outcome, claim conflicts, "
+                         "crawls running, tonight's sites by state, crawls taken over from dead workers, "
+                         "queue depth (default: none)")
     sp.set_defaults(handler=cmd_worker)
 
 
@@ -97,14 +101,26 @@ def _known_sites(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
     from celery import signals
 
-    from .app import make_app
-    from .dispatch import Sweeper, celery_sender
-    from .tasks import open_db, store_location
+    from sitecheck.probe.cli import parse_listen
 
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    listen = parse_listen(args.metrics_listen) if args.metrics_listen else None
+    counters = None
+    if listen:  # before prometheus_client is imported: the pool's processes count into files here
+        counters = tempfile.mkdtemp(prefix="sitecheck-worker-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = counters
+
+    from . import metrics
+    from .app import make_app
+    from .dispatch import Sweeper, celery_sender, night_of
+    from .tasks import open_db, store_location
+
     app = make_app(args.broker)
     conf = app.conf
     conf.sitecheck_db = store_location(args.db or conf.sitecheck_db)
@@ -122,8 +138,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
                                                  conf.sitecheck_stale_after_s)
 
     def started(**_kwargs) -> None:
+        # In the main process, after the pool's processes were forked.
         if sweeper is not None:
-            sweeper.start()  # in the main process, after the pool's processes were forked
+            sweeper.start()
+        if listen:
+            collector = metrics.NightCollector(lambda: open_db(conf.sitecheck_db, readonly=True),
+                                               metrics.broker_queue_depth(app), night_of)
+            metrics.serve(*listen, collector)
 
     signals.worker_ready.connect(started, weak=False)
     name = args.name or f"sitecheck-{os.getpid()}@{socket.gethostname()}"
@@ -134,6 +155,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     finally:
         if sweeper is not None:
             sweeper.stop()
+        if counters:
+            shutil.rmtree(counters, ignore_errors=True)
     return EXIT_OK
 
 

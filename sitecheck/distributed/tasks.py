@@ -13,7 +13,7 @@ from celery import Celery
 from sitecheck.cmdline import open_store
 from sitecheck.store import default_db_path
 
-from . import crawl
+from . import crawl, metrics
 from .app import CRAWL_TASK
 
 log = logging.getLogger("sitecheck.distributed")
@@ -33,9 +33,10 @@ def register(app: Celery) -> None:
     def crawl_site(self, site_key: str, night: str) -> dict:
         conf = self.app.conf
         worker = f"{self.request.hostname or socket.gethostname()}:{os.getpid()}"
-        with open_db(conf.sitecheck_db) as store:
+        with open_db(conf.sitecheck_db) as store, metrics.RUNNING.track_inprogress():
             outcome = crawl.crawl_night(store, site_key, date.fromisoformat(night), db=store_location(conf.sitecheck_db),
                                         config_dir=conf.sitecheck_config_dir, worker=worker,
                                         heartbeat_s=conf.sitecheck_heartbeat_s,
                                         stale_after_s=conf.sitecheck_stale_after_s)
+        metrics.count(outcome)
         return {"site": outcome.site, "night": night, "run_id": outcome.run_id, "status": outcome.status}
