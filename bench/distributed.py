@@ -78,7 +78,8 @@ def capacity(rows: list[dict], sites: int, pages_per_site: int) -> str:
     cores = urls * cpu_per_url / 3600 / NIGHT_HOURS
     return (f"{sites:,} sites x {pages_per_site:,} URLs: {worker_hours:,.0f} crawl-hours at {s_per_url:.3f} s/URL; "
             f"in an {NIGHT_HOURS:g} h night {crawls:,.0f} crawls at once (one per worker process), "
-            f"using about {cores:,.1f} cores at {cpu_per_url * 1000:.1f} ms CPU/URL")
+            f"using at most {cores:,.1f} cores at {cpu_per_url * 1000:.1f} ms CPU/URL (an upper bound: on "
+            f"small sites each crawl's start-up dominates the CPU per URL)")
 
 
 def main(argv: list[str] | None = None) -> int:
