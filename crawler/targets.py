@@ -146,7 +146,7 @@ class RemoteRecorder:
         from sitecheck.cmdline import python_module as python_module_argv
 
         args = [*python_module_argv("sitecheck.crawler.targets"), *site.locator(),
-                "--db", str(store.path), "--run-id", str(self.run_id)]
+                "--db", store.location.argument, "--run-id", str(self.run_id)]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=os.environ.copy())
         _widen_pipe(self.proc.stdin)
         self._reader = threading.Thread(target=self._read, name="sitecheck-record-reader", daemon=True)

@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "sitecheck.report.cli",
     "sitecheck.discover",
     "sitecheck.distributed.cli",
+    "sitecheck.storecopy",
 ]
 
 
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "sub-sites, checks links, speed and the national inspection indicators "
                     "(国办秘函〔2019〕19号), stores history in SQLite, and exports metrics and reports.",
         epilog="Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration error. "
-               "Environment: SITECHECK_DB (store path), SITECHECK_CONFIG_DIR (config folder; default "
+               "Environment: SITECHECK_DB (store: a SQLite path or a postgresql:// URL), SITECHECK_CONFIG_DIR (config folder; default "
                "$XDG_CONFIG_HOME/sitecheck).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"sitecheck {__version__}")

@@ -12,9 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from sitecheck import storedb
 from sitecheck.config import ConfigError, SiteConfig, load_site, user_config_dir
 from sitecheck.config.inventory import find_site, registry_sites
-from sitecheck.store import Store, StoreError, default_db_path
+from sitecheck.store import Store, StoreError, default_db_path, store_location
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -38,7 +39,8 @@ def common(sp: argparse.ArgumentParser, site: bool = True, db: bool = True) -> N
                     help="folder with sites/ (and optionally indicators/, words/); default: "
                          "$SITECHECK_CONFIG_DIR, else $XDG_CONFIG_HOME/sitecheck (~/.config/sitecheck)")
     if db:
-        sp.add_argument("--db", metavar="PATH", help=f"SQLite store (default: $SITECHECK_DB or {default_db_path()})")
+        sp.add_argument("--db", metavar="PATH|URL", help="the store: a SQLite file or a postgresql:// URL "
+                        f"(default: $SITECHECK_DB or {default_db_path()})")
     sp.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
 
 
@@ -67,10 +69,15 @@ def user_sites(args: argparse.Namespace, what: str) -> list[SiteConfig]:
 def open_store(args: argparse.Namespace, readonly: bool = False, must_exist: bool = False) -> Store:
     """The store of --db or the default path; `must_exist` refuses to create one (commands that only read
     a run's results must not leave an empty database behind a mistyped path)."""
-    path = Path(args.db) if getattr(args, "db", None) else default_db_path()
-    if must_exist and not path.exists():
-        raise StoreError(f"{path}: no such database (run a crawl first, or pass --db)")
-    return Store(path, readonly=readonly)
+    where = store_location(getattr(args, "db", None))
+    if must_exist and not where.exists():
+        raise StoreError(f"{where}: no such database (run a crawl first, or pass --db)")
+    if not readonly and storedb.needs_migration(where):
+        try:
+            storedb.migrate_in_child(where)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
+    return Store(where, readonly=readonly)
 
 
 def pick_run(store: Store, args: argparse.Namespace):
@@ -78,7 +85,7 @@ def pick_run(store: Store, args: argparse.Namespace):
     if args.run:
         run = store.run(args.run)
         if run is None:
-            raise UsageError(f"no run with id {args.run} in {store.path}")
+            raise UsageError(f"no run with id {args.run} in {store.location}")
         return run
     site_key = args.site
     if not site_key and args.config:
@@ -87,7 +94,7 @@ def pick_run(store: Store, args: argparse.Namespace):
         raise UsageError("name a run with --run ID or a site with --site KEY")
     run = store.latest_run(site_key, ("complete", "incomplete"))
     if run is None:
-        raise UsageError(f"no finished run of site {site_key!r} in {store.path}; run 'sitecheck run --site "
+        raise UsageError(f"no finished run of site {site_key!r} in {store.location}; run 'sitecheck run --site "
                          f"{site_key}' first")
     return run
 

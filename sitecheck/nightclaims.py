@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from .storedb import writes
+
 if TYPE_CHECKING:
     from .store import Store
 
@@ -53,6 +55,7 @@ class NightClaims:
     def _night_tx(self: Store):
         return _Transaction(self)
 
+    @writes
     def enqueue_night(self: Store, site: str, night: date) -> bool:
         """Record (site, night) as queued; False when it was already known (nothing changes)."""
         with self._night_tx():
@@ -64,6 +67,7 @@ class NightClaims:
             "ON CONFLICT (site, night) DO NOTHING", (site, night.isoformat(), _stamp(self.clock())))
         return cur.rowcount == 1
 
+    @writes
     def claim_night(self: Store, site: str, night: date, worker: str, stale_after_s: float) -> int | None:
         """Start the night's crawl of `site` for `worker`: the new run's id, or None when another
         worker holds a live claim or the night is done."""
@@ -88,6 +92,7 @@ class NightClaims:
         self._open_scratch(run_id)
         return run_id
 
+    @writes
     def heartbeat_night(self: Store, site: str, night: date, run_id: int) -> bool:
         """Refresh the claim of run `run_id`; False when the night belongs to another run now
         (the crawl should stop: its work will not count)."""
@@ -97,6 +102,7 @@ class NightClaims:
                 "AND state = 'running'", (_stamp(self.clock()), site, night.isoformat(), run_id))
             return cur.rowcount == 1
 
+    @writes
     def finish_night(self: Store, site: str, night: date, run_id: int, status: str) -> bool:
         """Mark the night done after run `run_id` ended with `status`; False (nothing changes)
         when the claim belongs to another run.  A run row still `running` (its crawl process
@@ -114,6 +120,7 @@ class NightClaims:
                             (status, _iso(self.clock()), run_id))
             return True
 
+    @writes
     def sweep_stale_nights(self: Store, stale_after_s: float) -> list[tuple[str, date]]:
         """Put running nights whose heartbeat is older than `stale_after_s` back in the queue
         (their run marked incomplete); returns them, for their tasks to be sent again."""

@@ -1,4 +1,7 @@
-"""The SQLite store: runs, pages (every fetched URL), links, findings, facts, verdicts, probes.
+"""The store: runs, pages (every fetched URL), links, findings, facts, verdicts, probes, night claims.
+
+A SQLite file by default, or a PostgreSQL database shared by many workers (sitecheck.storedb:
+one schema, one set of Alembic migrations, the same SQL).
 
 Crash safety: WAL journal, every batch in one transaction, a run row that stays
 `running` until the crawl finishes.  A run whose process died (SIGKILL, power
@@ -6,7 +9,7 @@ loss) is found by its dead pid at the next open and marked `incomplete`; earlier
 runs are never touched.
 
 Link occurrences are numerous (20,000 pages x 45 links = 900,000 per run), so
-during a crawl they go to a scratch database beside the store (no journal, no
+during a crawl they go to a local scratch database beside the store (no journal, no
 fsync), one row per page with its target URLs as a JSON array (and their texts
 and elements as another).  When the run finishes, only the referrers of targets
 that failed are copied into `links` (at most `MAX_REFERRERS` per target, plus a
@@ -26,15 +29,13 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import storedb
 from .nightclaims import NightClaims
+from .storedb import Location, StoreError, writes as _writes
 from .model import Fact, Finding, Reason, Referrer, Severity, Target, TargetKind
 
 APPLICATION_ID = 0x53434B31  # "SCK1": tells our files from foreign SQLite databases
 MAX_REFERRERS = 20
-
-
-class StoreError(Exception):
-    """A store problem a user can act on; the message names the file."""
 
 
 def utcnow() -> datetime:
@@ -49,8 +50,9 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-# Each migration moves the schema from version i to i+1.  Never edit a released
-# one: append a new migration instead.
+# The SQLite migrations from before Alembic: each moves a store made by an earlier sitecheck
+# from version i to i+1, up to the schema Alembic's baseline revision (sitecheck/migrations)
+# starts from.  Frozen: schema changes are Alembic revisions now.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE runs (
@@ -193,27 +195,22 @@ MIGRATIONS: list[str] = [
     ALTER TABLE pages_by_rowid RENAME TO pages;
     CREATE UNIQUE INDEX pages_run_url ON pages (run_id, url);
     """,
-    # 4: the night claims of distributed crawls (sitecheck.nightclaims): one row per (site,
-    # night), and the night on the run it started; the partial index refuses a second complete
-    # run of one site for one night, whatever a worker does.
-    """
-    ALTER TABLE runs ADD COLUMN night TEXT;
-    CREATE UNIQUE INDEX runs_one_complete_night ON runs (site, night) WHERE status = 'complete';
-    CREATE TABLE nights (
-        site TEXT NOT NULL,
-        night TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done')),
-        run_id INTEGER REFERENCES runs (id) ON DELETE SET NULL,
-        worker TEXT NOT NULL DEFAULT '',
-        heartbeat_at TEXT,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        enqueued_at TEXT NOT NULL,
-        finished_at TEXT,
-        PRIMARY KEY (site, night)
-    );
-    CREATE INDEX nights_by_night ON nights (night, state);
-    """,
 ]
+
+
+_PAGE_COLUMNS = ("run_id", "url", "kind", "reason", "status", "final_url", "redirects", "latency_s", "size",
+                 "content_type", "encoding", "title", "depth", "host_key", "is_homepage", "method", "error",
+                 "fetched_at")
+# A URL recorded again in one run (a retry) replaces its row.
+_PAGES_UPSERT = (f"INSERT INTO pages VALUES ({','.join('?' * len(_PAGE_COLUMNS))}) ON CONFLICT (run_id, url) "
+                 "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _PAGE_COLUMNS[2:]))
+
+
+def _mark_sqlite(db: sqlite3.Connection) -> None:
+    """Mark a SQLite file as a sitecheck store: the application id, and the last pre-Alembic
+    version (an earlier sitecheck refuses a newer number; Alembic's table holds the revision)."""
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
 
 @dataclass
@@ -238,40 +235,54 @@ class Run:
         return (self.ended_at - self.started_at).total_seconds()
 
 
-def _writes(method):
-    """Report SQLite write failures (disk full, read-only file, lock timeout) as StoreError naming the file."""
-    import functools
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"{self.path}: write failed: {exc}") from None
-    return wrapper
+def data_dir(environ: dict[str, str] | None = None) -> Path:
+    """$XDG_DATA_HOME/sitecheck (~/.local/share/sitecheck): the default store, and the scratch
+    files and request queues of crawls recorded into PostgreSQL."""
+    env = os.environ if environ is None else environ
+    base = Path(env.get("XDG_DATA_HOME") or Path(env.get("HOME", "~")).expanduser() / ".local" / "share")
+    return base / "sitecheck"
 
 
-def default_db_path(environ: dict[str, str] | None = None) -> Path:
-    """$SITECHECK_DB, else $XDG_DATA_HOME/sitecheck/sitecheck.sqlite3 (~/.local/share/...)."""
+def default_db_path(environ: dict[str, str] | None = None) -> Path | str:
+    """$SITECHECK_DB (a path or a postgresql:// URL), else $XDG_DATA_HOME/sitecheck/sitecheck.sqlite3."""
     env = os.environ if environ is None else environ
     if env.get("SITECHECK_DB"):
-        return Path(env["SITECHECK_DB"])
-    base = Path(env.get("XDG_DATA_HOME") or Path(env.get("HOME", "~")).expanduser() / ".local" / "share")
-    return base / "sitecheck" / "sitecheck.sqlite3"
+        value = env["SITECHECK_DB"]
+        return value if "://" in value else Path(value)
+    return data_dir(env) / "sitecheck.sqlite3"
+
+
+def store_location(value: str | Path | Location | None = None,
+                   environ: dict[str, str] | None = None) -> Location:
+    """The store named by --db's `value`, else by $SITECHECK_DB, else the default SQLite file."""
+    try:
+        return storedb.location(value or default_db_path(environ))
+    except ValueError as exc:
+        raise StoreError(str(exc)) from None
 
 
 class Store(NightClaims):
-    _for_update = ""  # SQLite locks the whole file: its claims take BEGIN IMMEDIATE instead
-    def __init__(self, path: str | Path, *, readonly: bool = False,
+    def __init__(self, path: str | Path | Location, *, readonly: bool = False,
                  clock: Callable[[], datetime] = utcnow):
-        self.path = Path(path)
+        self.location = store_location(path)
+        self.postgresql = self.location.is_postgresql
+        # SQLite: the file. PostgreSQL: the local name of the per-run scratch files and queues.
+        self.path = (storedb.local_base(self.location, data_dir()) if self.postgresql
+                     else self.location.path)
         self.readonly = readonly
         self.clock = clock
-        self.db = self._connect()
+        # SQLite locks the whole file (claims take BEGIN IMMEDIATE); PostgreSQL locks the row.
+        self._for_update = " FOR UPDATE" if self.postgresql else ""
+        self.db = self._connect_postgresql() if self.postgresql else self._connect()
         self._scratch: sqlite3.Connection | None = None
         self._scratch_path: Path | None = None
 
     # --- opening ------------------------------------------------------------------
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        """The exceptions of a store that failed to work (reported as StoreError)."""
+        return storedb.operational_errors()
 
     def _connect(self) -> sqlite3.Connection:
         path = self.path
@@ -304,17 +315,61 @@ class Store(NightClaims):
         if version > len(MIGRATIONS):
             raise StoreError(f"{path}: the store has schema version {version}, newer than this "
                              f"sitecheck understands ({len(MIGRATIONS)}); upgrade sitecheck")
+        revision = self._known_revision(db)
         if not self.readonly:
             try:
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = NORMAL")
                 db.execute("PRAGMA foreign_keys = ON")
-                self._migrate(db, version)
+                if revision != storedb.HEAD:
+                    if tables:
+                        self._migrate(db, version)
+                    storedb.migrate_sqlite(path, legacy_schema=bool(tables), after=_mark_sqlite)
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"{path}: cannot write to the store: {exc}") from None
         return db
 
+    def _connect_postgresql(self) -> storedb.PgConnection:
+        if not self.readonly:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{self.path.parent}: cannot create the directory for the crawls' "
+                                 f"scratch files: {exc.strerror}") from None
+        try:
+            db = storedb.PgConnection(self.location.url, readonly=self.readonly)
+        except ImportError:
+            raise StoreError(f"{self.location}: a PostgreSQL store needs psycopg: "
+                             "pip install 'sitecheck[postgresql]'") from None
+        except self.errors as exc:
+            raise StoreError(f"{self.location}: cannot connect to PostgreSQL: {exc}".strip()) from None
+        revision = self._known_revision(db)
+        if revision is None and self.readonly:
+            db.close()
+            raise StoreError(f"{self.location}: this database holds no sitecheck store "
+                             "(run a crawl first, or pass --db)")
+        if revision != storedb.HEAD and not self.readonly:
+            try:
+                storedb.migrate_postgresql(self.location.url)
+            except Exception as exc:
+                db.close()
+                raise StoreError(f"{self.location}: cannot create or migrate the store: {exc}") from None
+        return db
+
+    def _known_revision(self, db) -> str | None:
+        revision = storedb.current_revision(db, self.postgresql)
+        if revision is not None and revision not in storedb.REVISIONS:
+            db.close()
+            raise StoreError(f"{self.location}: the store's schema revision {revision} is newer than this "
+                             "sitecheck understands; upgrade sitecheck")
+        return revision
+
+    def columns(self, table: str) -> set[str]:
+        """The columns `table` has (none when it is missing): a store opened read-only may be old."""
+        return storedb.columns(self.db, self.postgresql, table)
+
     def _migrate(self, db: sqlite3.Connection, version: int) -> None:
+        """The SQLite migrations from before Alembic, for a store made by an earlier sitecheck."""
         for target in range(version, len(MIGRATIONS)):
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -346,14 +401,19 @@ class Store(NightClaims):
         if rows is None:
             self.db.execute(sql)
             return
-        self.db.execute("BEGIN")
-        try:
-            self.db.executemany(sql, rows)
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise
+        rows = rows if isinstance(rows, list) else list(rows)
+        for attempt in (0, 1):
+            self.db.execute("BEGIN")
+            try:
+                self.db.executemany(sql, rows)
+                self.db.execute("COMMIT")
+                return
+            except BaseException as exc:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                # A batch PostgreSQL lost with its connection (a restart) is written again, once.
+                if attempt or not (self.postgresql and self.db.lost(exc)):
+                    raise
 
     # --- runs -----------------------------------------------------------------------
 
@@ -387,12 +447,12 @@ class Store(NightClaims):
 
     def _insert_run(self, site: str, config_digest: str, started_at: datetime | None,
                     night: date | None = None) -> int:
-        cur = self.db.execute(
+        row = self.db.execute(
             "INSERT INTO runs (site, started_at, status, config_digest, pid, hostname, night) "
-            "VALUES (?, ?, 'running', ?, ?, ?, ?)",
+            "VALUES (?, ?, 'running', ?, ?, ?, ?) RETURNING id",
             (site, _iso(started_at or self.clock()), config_digest, os.getpid(), socket.gethostname(),
-             night.isoformat() if night else None))
-        return int(cur.lastrowid)
+             night.isoformat() if night else None)).fetchone()
+        return int(row[0])
 
     @_writes
     def finish_run(self, run_id: int, status: str, *, ended_at: datetime | None = None,
@@ -457,7 +517,7 @@ class Store(NightClaims):
                          extra.get("encoding", ""), extra.get("title", ""), extra.get("depth"), t.host_key,
                          int(bool(extra.get("is_homepage"))), t.method, t.error,
                          _iso(extra.get("fetched_at"))))
-        self._write("INSERT OR REPLACE INTO pages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self._write(_PAGES_UPSERT, rows)
 
     @_writes
     def add_page_links(self, rows: Iterable[tuple[str, int, str, str]]) -> None:
@@ -482,13 +542,15 @@ class Store(NightClaims):
 
     @_writes
     def add_facts(self, run_id: int, facts: Iterable[Fact]) -> None:
-        self._write("INSERT OR REPLACE INTO facts VALUES (?,?,?,?,?,?)",
+        self._write("INSERT INTO facts VALUES (?,?,?,?,?,?) ON CONFLICT (run_id, name, host_key, key) "
+                    "DO UPDATE SET check_name = excluded.check_name, value = excluded.value",
                     [(run_id, f.name, f.host_key or "", f.key, f.check,
                       json.dumps(f.value, ensure_ascii=False, default=str)) for f in facts])
 
     @_writes
     def save_verdict(self, run_id: int, result: str, score: float | None, body: dict[str, Any]) -> None:
-        self._write("INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?)",
+        self._write("INSERT INTO verdicts VALUES (?,?,?,?) ON CONFLICT (run_id) DO UPDATE SET "
+                    "result = excluded.result, score = excluded.score, body = excluded.body",
                     [(run_id, result, score, json.dumps(body, ensure_ascii=False, default=str))])
 
     # --- reading back -------------------------------------------------------------------
@@ -556,6 +618,8 @@ class Store(NightClaims):
         return json.loads(row[0]) if row else None
 
     def integrity_ok(self) -> bool:
+        if self.postgresql:  # PostgreSQL checks its pages itself (and has no integrity_check)
+            return self.db.execute("SELECT 1").fetchone()[0] == 1
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     # --- scratch file for link occurrences ----------------------------------------------
@@ -752,7 +816,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _run(db: sqlite3.Connection, row: tuple) -> Run:
-    (rid, site, started, ended, status, pages, targets, findings, digest, error, _pid, _host, stats,
-     night) = row
+    (rid, site, started, ended, status, pages, targets, findings, digest, error, _pid, _host, stats) = row[:13]
+    night = row[13] if len(row) > 13 else None  # a store from before night claims, opened read-only
     return Run(rid, site, _dt(started), _dt(ended), status, pages, targets, findings, digest, error,
                json.loads(stats), date.fromisoformat(night) if night else None)

@@ -35,5 +35,5 @@ def format_summary(site: SiteConfig, store: Store, s: RunSummary) -> str:
     if s.verdict:
         lines.append(f"verdict: {s.verdict.get('result', '?')} (estimated score {s.verdict.get('score', '?')}; "
                      f"'sitecheck score --site {site.key}' for details)")
-    lines.append(f"store: {store.path}  —  'sitecheck export --site {site.key}' for every page and finding")
+    lines.append(f"store: {store.location}  —  'sitecheck export --site {site.key}' for every page and finding")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from datetime import date
 from celery import Celery
 
 from sitecheck.cmdline import open_store
-from sitecheck.store import default_db_path
+from sitecheck.store import store_location as location
 
 from . import crawl, metrics
 from .app import CRAWL_TASK
@@ -20,8 +20,9 @@ log = logging.getLogger("sitecheck.distributed")
 
 
 def store_location(db: str | None) -> str:
-    """The store a worker and its crawl children open: --db / $SITECHECK_DB, else the default file."""
-    return db or str(default_db_path())
+    """The store a worker and its crawl children open, as a --db argument: --db / $SITECHECK_DB, else
+    the default SQLite file."""
+    return location(db).argument
 
 
 def open_db(db: str | None, readonly: bool = False):

@@ -6,10 +6,10 @@ import argparse
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from sitecheck.cmdline import EXIT_OK, EXIT_USAGE, UsageError
-from sitecheck.store import default_db_path
+from sitecheck.store import store_location
+from sitecheck.storedb import Location
 
 from . import DEFAULT_HOST, DEFAULT_PORT  # the exporter itself (prometheus_client) loads when a command runs
 
@@ -58,8 +58,8 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, number
 
 
-def _db_path(args: argparse.Namespace) -> Path:
-    return Path(args.db) if getattr(args, "db", None) else default_db_path()
+def _db_path(args: argparse.Namespace) -> Location:
+    return store_location(getattr(args, "db", None))
 
 
 def cmd_exporter(args: argparse.Namespace) -> int:

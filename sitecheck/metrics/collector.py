@@ -36,7 +36,8 @@ from prometheus_client.registry import Collector
 
 from sitecheck import __version__
 from sitecheck.model import Reason, Severity, TargetKind
-from sitecheck.store import Run, Store, StoreError
+from sitecheck.store import Run, Store, StoreError, store_location
+from sitecheck.storedb import Location, operational_errors
 
 log = logging.getLogger("sitecheck.metrics")
 
@@ -217,8 +218,8 @@ class StoreCollector(Collector):
     `sitecheck.metrics.exporter` do it.
     """
 
-    def __init__(self, db_path: str | Path, clock: Clock = time.time):
-        self.db_path = Path(db_path)
+    def __init__(self, db_path: str | Path | Location, clock: Clock = time.time):
+        self.db_path = store_location(db_path)
         self.clock = clock
         self._lock = threading.Lock()
         self._store_errors = 0
@@ -273,7 +274,7 @@ class StoreCollector(Collector):
                 if latest is not None:
                     self._results(store, out, site, latest)
                     live.add((site, latest.id))
-            self._probes(db, out)
+            self._probes(store, out)
         finally:
             db.execute("COMMIT")
         for key in set(self._known) - live:  # forget sites and runs that are gone
@@ -430,8 +431,9 @@ class StoreCollector(Collector):
             if points is not None and isinstance(d.get("id"), str):
                 out.set("sitecheck_deduction_points", points, site=site, item=d["id"], area=d.get("area") or "")
 
-    def _probes(self, db, out: _Families) -> None:
-        columns = {r[1] for r in db.execute("PRAGMA table_info(probes)")}
+    def _probes(self, store: Store, out: _Families) -> None:
+        db = store.db
+        columns = store.columns("probes")
         if not columns:
             return
         kind = "kind" if "kind" in columns else "''"
@@ -442,7 +444,8 @@ class StoreCollector(Collector):
         targets = set()
         for w, _days in PROBE_WINDOWS:
             for site, host, k, p, n, ok in db.execute(
-                    f"SELECT site, host_key, {kind}, {page}, count(*), sum(ok != 0) FROM probes "
+                    f"SELECT site, host_key, {kind}, {page}, count(*), "
+                    f"sum(CASE WHEN ok != 0 THEN 1 ELSE 0 END) FROM probes "
                     f"WHERE started_at >= ? GROUP BY 1, 2, 3, 4", (since[w],)):
                 labels = dict(site=site, host=host, kind=k, name=p)
                 targets.add(tuple(labels.items()))
@@ -455,7 +458,7 @@ class StoreCollector(Collector):
                 f"SELECT site, host_key, k, p, ok, total_s, started_at FROM ("
                 f"  SELECT site, host_key, {kind} AS k, {page} AS p, ok, total_s, started_at, row_number() OVER ("
                 f"    PARTITION BY site, host_key, {kind}, {page} ORDER BY started_at DESC, id DESC) AS n "
-                f"  FROM probes WHERE started_at >= ?) WHERE n = 1", (longest,)):
+                f"  FROM probes WHERE started_at >= ?) latest WHERE n = 1", (longest,)):
             labels = dict(site=site, host=host, kind=k, name=p)
             out.set("sitecheck_probe_success", bool(ok), **labels)
             if total is not None:
@@ -467,7 +470,7 @@ class StoreCollector(Collector):
                 "SELECT site, host_key, cert_expiry FROM ("
                 "  SELECT site, host_key, cert_expiry, row_number() OVER ("
                 "    PARTITION BY site, host_key ORDER BY started_at DESC, id DESC) AS n "
-                "  FROM probes WHERE started_at >= ? AND cert_expiry IS NOT NULL AND cert_expiry != '') "
+                "  FROM probes WHERE started_at >= ? AND cert_expiry IS NOT NULL AND cert_expiry != '') latest "
                 "WHERE n = 1", (longest,)):
             ts = _timestamp(expiry)
             if ts is not None:
@@ -588,4 +591,4 @@ def _iso(dt: datetime) -> str:
 
 def _expected_error(exc: Exception) -> bool:
     """Errors a user fixes (missing or foreign file, locked store): logged without a traceback."""
-    return isinstance(exc, (StoreError, sqlite3.OperationalError))
+    return isinstance(exc, (StoreError, *operational_errors()))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sitecheck.cmdline import UsageError, config_dir, open_store, site_from_args, user_sites
+from sitecheck.storedb import Location
 
 log = logging.getLogger("sitecheck.serve")
 
@@ -216,7 +217,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.probe_interval is not None and args.probe_interval <= 0:
         raise UsageError("--probe-interval must be a positive number of seconds")
     with open_store(args) as store:  # create and migrate the store before anything reads it
-        db_path = store.path
+        db_path = store.location
     dispatch, sweeper = _distributed(args) if args.dispatch else (None, None)
     scheduler = Scheduler(sites, db_path, probe_interval=args.probe_interval, crawl_on_start=args.crawl_on_start,
                           crawls=not args.no_crawl, stop_timeout=args.stop_timeout,
@@ -267,7 +268,7 @@ def _distributed(args: argparse.Namespace) -> tuple[Any, Any]:
     return scheduled(db, send), Sweeper(db, send, app.conf.sitecheck_stale_after_s)
 
 
-def start_metrics(db_path: Path, host: str, port: int) -> Any:
+def start_metrics(db_path: Path | Location, host: str, port: int) -> Any:
     """Serve the store's metrics (sitecheck.metrics) from a daemon thread; returns (server, thread)."""
     from sitecheck.metrics.exporter import start_http_exporter
 

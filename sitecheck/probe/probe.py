@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 import ssl
 import threading
 import time
@@ -526,8 +525,8 @@ def record_probes(store, site_key: str, results: list[ProbeResult]) -> None:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"{store.path}: cannot record probes: {exc}") from None
+    except store.errors as exc:
+        raise StoreError(f"{store.location}: cannot record probes: {exc}") from None
 
 
 def recent_probes(store, site_key: str, url: str, limit: int) -> list[dict[str, Any]]:

@@ -44,7 +44,8 @@ from croniter import croniter
 
 from sitecheck.cmdline import python_module
 from sitecheck.config import ConfigError, SiteConfig
-from sitecheck.store import Store
+from sitecheck.store import Store, store_location
+from sitecheck.storedb import Location
 
 from .notify import Notifier
 from .probe import availability_for, probe_site, utc_clock
@@ -121,10 +122,10 @@ class Job:
 # --- crawl child processes -------------------------------------------------------------------
 
 
-def crawl_command(site: SiteConfig, db_path: Path) -> list[str]:
+def crawl_command(site: SiteConfig, db_path: str | Path | Location) -> list[str]:
     """`sitecheck run` for one site, in a child that dies with its parent (see `child_main`)."""
     return [*python_module("sitecheck.probe.scheduler"), str(os.getpid()), "run", *site.locator(),
-            "--db", str(Path(db_path).resolve()), "--progress", "off"]
+            "--db", store_location(db_path).argument, "--progress", "off"]
 
 
 def spawn_crawl(command: list[str]) -> subprocess.Popen:
@@ -201,7 +202,7 @@ class Scheduler:
         self.reload_sites = reload_sites
         self.dispatch = dispatch  # set: a due crawl is queued for distributed workers, not run here
         self.make_notifier = notifier
-        self.db_path = Path(db_path)
+        self.db_path = store_location(db_path)
         self.clock = clock
         self.sleeper = sleeper or RealSleeper()
         self.spawn = spawn

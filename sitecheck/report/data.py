@@ -193,7 +193,7 @@ def _stored_verdicts(store: Store, run_ids: list[int]) -> dict[int, dict[str, An
 
 def _probe_rows(store: Store, site_key: str, start: datetime, end: datetime, index: SiteIndex):
     """(host, kind, instant, ok) of the site's probes in [start, end)."""
-    has_kind = any(col[1] == "kind" for col in store.db.execute("PRAGMA table_info(probes)"))
+    has_kind = "kind" in store.columns("probes")
     # Compare as text with a day's margin (writers differ in precision and offset), then exactly.
     lo, hi = _iso(start - timedelta(days=1)), _iso(end + timedelta(days=1))
     for host, url, started, ok, kind in store.db.execute(
@@ -373,10 +373,12 @@ def _rectification(store: Store, site_key: str, runs: list[Run], period: Period,
     ids = [r.id for r in runs]
     position = {r.id: i for i, r in enumerate(runs)}
     sev = int(PROBLEM_MIN_SEVERITY)
+    seen = ("string_agg(DISTINCT CAST(run_id AS TEXT), ',')" if store.postgresql
+            else "group_concat(DISTINCT run_id)")
     rows = store.db.execute(
         f"""SELECT f.code, f.url, g.worst, f.host_key, f.page_url, f.message, f.details, f.run_id, g.seen
             FROM findings f JOIN (
-                SELECT code, url, max(id) AS id, max(severity) AS worst, group_concat(DISTINCT run_id) AS seen
+                SELECT code, url, max(id) AS id, max(severity) AS worst, {seen} AS seen
                 FROM findings WHERE run_id IN ({_marks(ids)}) AND severity >= ? GROUP BY code, url) g
             ON f.id = g.id""", [*ids, sev]).fetchall()
     # First seen over the whole history before the period ends, so problems carried over show their age.
@@ -814,7 +816,7 @@ def _no_runs_message(store: Store, site_key: str, period: Period, skipped: int) 
                 f"run 'sitecheck run --site {site_key}' first")
     every = store.runs(site_key, limit=1_000_000)
     if not every:
-        return f"the store {store.path} has no runs of site {site_key!r}; run 'sitecheck run --site {site_key}' first"
+        return f"the store {store.location} has no runs of site {site_key!r}; run 'sitecheck run --site {site_key}' first"
     first, last = min(r.started_at for r in every), max(r.started_at for r in every)
     return (f"site {site_key!r} has no complete run in {span}; its runs span "
             f"{local_day(first)} to {local_day(last)} (use --quarter or --from/--to)")
