@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sitecheck.distributed.cli import format_nights
 from sitecheck.export import run_document
-from sitecheck.store import Store
+from sitecheck.store import Store, store_location
 from tests.conftest import free_port
 
 HEARTBEAT_S = 0.5
@@ -92,7 +92,7 @@ def wait_night(db: str, night: date, sites: int, timeout: float, workers: Worker
     deadline = time.monotonic() + timeout
     states: list = []
     while time.monotonic() < deadline:
-        if Path(db).exists():  # the first worker or dispatcher to start creates it
+        if store_location(db).exists():  # the first worker or dispatcher to start creates it
             with Store(db, readonly=True) as store:
                 states = store.nights(night)
         if until(states) if until else (len(states) == sites and all(n.state == "done" for n in states)):

@@ -2,7 +2,8 @@
 
 Everything is real and on loopback: RabbitMQ (and Redis) started by tests/servers/brokers.py,
 `sitecheck worker` processes standing in for three machines, `sitecheck dispatch`, the crawls
-as `sitecheck run` children of the workers, one store shared by all of them, and a farm of
+as `sitecheck run` children of the workers, one store shared by all of them (a PostgreSQL
+database of the tests' cluster; a SQLite file where PostgreSQL is not installed), and a farm of
 small sites on 127.0.3.x, each with its own polite delay (tests/servers/farm.py).
 
 * Every site of the night is crawled exactly once (one complete run; its homepage fetched
@@ -11,9 +12,10 @@ small sites on 127.0.3.x, each with its own polite delay (tests/servers/farm.py)
 * A worker killed with SIGKILL in the middle of a crawl: the site is crawled again by another
   worker, the killed run is `incomplete`, no site has two complete runs in the night.
 * RabbitMQ restarted in the middle of a night: every task is still done.
+* PostgreSQL restarted in the middle of a night: the workers reconnect and the night completes.
 * Redis as the broker: the same night completes, once per site.
 
-SITECHECK_DRILL_SITES sets the province's size (default DEFAULT_SITES, at least 55; the issue's
+SITECHECK_DRILL_SITES sets the province's size (default DEFAULT_SITES, at least 59; the issue's
 200 takes about three times as long).
 """
 
@@ -29,6 +31,7 @@ from datetime import date
 
 import pytest
 
+from sitecheck.distributed.cli import format_nights
 from sitecheck.store import Store
 from tests.distributed_rig import STALE_AFTER_S, Workers, export_view, wait_night
 from tests.servers.brokers import RabbitMQ, Redis, rabbitmq_missing, redis_missing
@@ -39,7 +42,7 @@ pytestmark = pytest.mark.e2e
 DEFAULT_SITES = 60
 SITES = int(os.environ.get("SITECHECK_DRILL_SITES") or DEFAULT_SITES)
 SLOW = 4  # sites that take several seconds: the faults strike during them
-PROVINCE, TWICE, KILLED, RESTARTED, ON_REDIS = (date(2026, 12, d) for d in (1, 2, 3, 4, 5))
+PROVINCE, TWICE, KILLED, RESTARTED, ON_REDIS, DB_RESTARTED = (date(2026, 12, d) for d in range(1, 7))
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +56,25 @@ def rabbitmq(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory):
-    assert SITES >= 55, "the drills below use 55 of the farm's sites"
+    assert SITES >= 59, "the drills below use 59 of the farm's sites"
     farm = Farm(tmp_path_factory.mktemp("province"), farm_sites(SITES, slow=SLOW))
     yield farm
     farm.close()
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("store") / "province.sqlite3")
+def pg(request):
+    """The tests' PostgreSQL cluster (tests/conftest.py), or None where PostgreSQL is not installed."""
+    try:
+        return request.getfixturevalue("postgres_server")
+    except pytest.skip.Exception:
+        return None
+
+
+@pytest.fixture(scope="module")
+def db(pg, tmp_path_factory):
+    """The store every worker shares: a PostgreSQL database, else (no PostgreSQL here) one SQLite file."""
+    return pg.database() if pg is not None else str(tmp_path_factory.mktemp("store") / "province.sqlite3")
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +230,20 @@ def test_serve_dispatch_queues_the_due_crawls_and_the_workers_run_them(rabbitmq,
     assert seen[("sitecheck_dispatch_queue_messages", ())] == 0
     assert seen[("sitecheck_dispatch_broker_up", ())] == 1
     assert sum(v for (n, _l), v in seen.items() if n == "sitecheck_worker_crawls_running") == 0
+
+
+def test_postgresql_restarted_mid_night_the_workers_reconnect_and_finish(rabbitmq, farm, db, workers, pg):
+    if pg is None:
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    keys = [s.key for s in farm.sites[:SLOW]] + [s.key for s in farm.sites[SLOW + 51:SLOW + 55]]
+    dispatch(rabbitmq, db, farm, DB_RESTARTED, *keys)
+    wait_night(db, DB_RESTARTED, len(keys), timeout=60, workers=workers,
+               until=lambda states: sum(n.state == "running" for n in states) >= 2)
+    pg.restart()
+    states = wait_night(db, DB_RESTARTED, len(keys), timeout=180, workers=workers)
+    assert all(n.state == "done" for n in states)
+    complete = Counter(r.site for r in night_runs(db, DB_RESTARTED) if r.status == "complete")
+    assert complete == Counter({k: 1 for k in keys}), format_nights(states, DB_RESTARTED)
 
 
 # --- Redis ---------------------------------------------------------------------------------------------

@@ -75,7 +75,20 @@ def _stop(proc: subprocess.Popen | None, timeout: float = 30) -> None:
         proc.wait()
 
 
-class RabbitMQ:
+class _Server:
+    def start(self):
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def restart(self) -> None:
+        """Stop and start again on the same ports and data."""
+        self.stop()
+        self.start()
+
+
+class RabbitMQ(_Server):
     """One RabbitMQ node on 127.0.0.1 with its own epmd, data and logs under `folder`."""
 
     def __init__(self, folder: Path):
@@ -152,17 +165,13 @@ class RabbitMQ:
         _stop(self.proc, timeout=60)
         self.proc = None
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
     def close(self) -> None:
         self.stop()
         _stop(self.epmd)
         self.epmd = None
 
 
-class Redis:
+class Redis(_Server):
     """One redis-server on 127.0.0.1 with its data under `folder` (append-only, so a restart keeps the queue)."""
 
     def __init__(self, folder: Path):
@@ -189,9 +198,4 @@ class Redis:
         _stop(self.proc)
         self.proc = None
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        self.stop()
+    close = stop

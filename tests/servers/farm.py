@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.servers.recording import RecordingServer
+from tests.servers.recording import page_html as _html
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +42,6 @@ def farm_sites(count: int, *, slow: int = 0, seed: int = 21) -> list[FarmSite]:
         problem = ("", "", "broken", "image", "attachment")[n % 5]
         sites.append(FarmSite(n, f"127.0.3.{n}", round(rng.uniform(0.05, 0.15), 2), rng.choice((1, 2)), problem))
     return sites
-
-
-def _html(title: str, links: list[str], images: list[str] = ()) -> bytes:
-    items = "".join(f'<li><a href="{u}">{title} {i}</a></li>' for i, u in enumerate(links))
-    imgs = "".join(f'<img src="{u}" alt="标志">' for u in images)
-    return (f"<html><head><meta charset='utf-8'><title>{title}</title></head><body><ul>{items}</ul>{imgs}"
-            f"<p>{'正文内容。' * 60}</p></body></html>").encode("utf-8")
 
 
 def serve_site(server: RecordingServer, site: FarmSite) -> None:
