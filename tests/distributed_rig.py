@@ -70,7 +70,8 @@ class Workers:
         return sum(value for name in self.procs for (n, _labels), value in self.scrape(name).items() if n == sample)
 
     def log_tail(self, chars: int = 4000) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-chars:]}" for p in sorted(self.logs.glob("*.log")))
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-chars:]}"
+                         for p in sorted(self.logs.glob("*.log")))
 
     def close(self) -> None:
         for proc in self.procs.values():

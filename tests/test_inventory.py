@@ -52,7 +52,8 @@ def test_csv_rows_become_one_host_sites_beside_the_site_files(tmp_path):
     assert find_site("tss", tmp_path).entry == "tss" and find_site("gxt", tmp_path).entry is None
     proc = sitecheck("check-config", "--config-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("ok: ") == 3 and f"ok: {tmp_path / 'inventory.csv'} [lzs] (site lzs: 1 hosts" in proc.stdout
+    assert proc.stdout.count("ok: ") == 3
+    assert f"ok: {tmp_path / 'inventory.csv'} [lzs] (site lzs: 1 hosts" in proc.stdout
 
 
 def test_yaml_inventory_gives_its_defaults_to_every_row(tmp_path):

@@ -30,12 +30,18 @@ def open_db(db: str | None, readonly: bool = False):
 
 
 def register(app: Celery) -> None:
-    @app.task(name=CRAWL_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    # A task that raises (the store unreachable while claiming, say) is sent again later rather than
+    # acknowledged and lost: its night would stay queued with no task to run it.  Retrying is safe:
+    # the claim decides whether the copy crawls.  100 retries, backing off to 5 minutes, span a night.
+    @app.task(name=CRAWL_TASK, bind=True, shared=False, acks_late=True, reject_on_worker_lost=True,
+              ignore_result=True, autoretry_for=(Exception,), retry_backoff=5, retry_backoff_max=300,
+              retry_jitter=True, max_retries=100)
     def crawl_site(self, site_key: str, night: str) -> dict:
         conf = self.app.conf
         worker = f"{self.request.hostname or socket.gethostname()}:{os.getpid()}"
         with open_db(conf.sitecheck_db) as store, metrics.RUNNING.track_inprogress():
-            outcome = crawl.crawl_night(store, site_key, date.fromisoformat(night), db=store_location(conf.sitecheck_db),
+            outcome = crawl.crawl_night(store, site_key, date.fromisoformat(night),
+                                        db=store_location(conf.sitecheck_db),
                                         config_dir=conf.sitecheck_config_dir, worker=worker,
                                         heartbeat_s=conf.sitecheck_heartbeat_s,
                                         stale_after_s=conf.sitecheck_stale_after_s)
