@@ -78,9 +78,8 @@ class NightClaims:
                 "SELECT state, run_id, heartbeat_at FROM nights WHERE site = ? AND night = ?"
                 + self._for_update, (site, night.isoformat())).fetchone()
             now = self.clock()
-            if state == "done":
-                return None
-            if state == "running" and heartbeat is not None and heartbeat >= _stamp(now - timedelta(seconds=stale_after_s)):
+            fresh = heartbeat is not None and heartbeat >= _stamp(now - timedelta(seconds=stale_after_s))
+            if state == "done" or (state == "running" and fresh):
                 return None
             if old_run is not None:
                 self._give_up_run(old_run)
@@ -126,10 +125,10 @@ class NightClaims:
         (their run marked incomplete); returns them, for their tasks to be sent again."""
         cutoff = _stamp(self.clock() - timedelta(seconds=stale_after_s))
         with self._night_tx():
-            rows = self.db.execute(
-                "SELECT site, night, run_id FROM nights WHERE state = 'running' AND "
-                "(heartbeat_at IS NULL OR heartbeat_at < ?) ORDER BY night, site" + self._for_update,
-                (cutoff,)).fetchall()
+            # A running claim always has a heartbeat (the claim sets it).
+            rows = sorted(self.db.execute(
+                "SELECT site, night, run_id FROM nights WHERE state = 'running' AND heartbeat_at < ?"
+                + self._for_update, (cutoff,)).fetchall(), key=lambda r: (r[1], r[0]))
             for site, night, run_id in rows:
                 if run_id is not None:
                     self._give_up_run(run_id)

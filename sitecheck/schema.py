@@ -53,6 +53,8 @@ runs = sa.Table(
 sa.Index("runs_site", runs.c.site, runs.c.id)
 sa.Index("runs_one_complete_night", runs.c.site, runs.c.night, unique=True,
          sqlite_where=sa.text("status = 'complete'"), postgresql_where=sa.text("status = 'complete'"))
+sa.Index("runs_running", runs.c.hostname,
+         sqlite_where=sa.text("status = 'running'"), postgresql_where=sa.text("status = 'running'"))
 
 pages = sa.Table(
     "pages", metadata,
@@ -169,3 +171,5 @@ nights = sa.Table(
     _col("finished_at", TEXT),
 )
 sa.Index("nights_by_night", nights.c.night, nights.c.state)
+sa.Index("nights_running", nights.c.heartbeat_at,
+         sqlite_where=sa.text("state = 'running'"), postgresql_where=sa.text("state = 'running'"))

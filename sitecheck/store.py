@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -322,9 +323,10 @@ class Store(NightClaims):
                 db.execute("PRAGMA synchronous = NORMAL")
                 db.execute("PRAGMA foreign_keys = ON")
                 if revision != storedb.HEAD:
-                    if tables:
-                        self._migrate(db, version)
-                    storedb.migrate_sqlite(path, legacy_schema=bool(tables), after=_mark_sqlite)
+                    if not tables and storedb.create_sqlite(db, after=_mark_sqlite):
+                        return db
+                    self._migrate(db, version)
+                    storedb.migrate_sqlite(path, legacy_schema=True, after=_mark_sqlite)
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"{path}: cannot write to the store: {exc}") from None
         return db
@@ -436,7 +438,21 @@ class Store(NightClaims):
             self._write("UPDATE runs SET status = 'incomplete', "
                         "error = 'the crawl stopped before it finished' WHERE id = %d" % run_id)
             _remove_scratch(self.path, run_id)
+        self._remove_leftovers()
         return stale
+
+    def _remove_leftovers(self) -> None:
+        """Delete the scratch files and queues here of runs no longer running: a night another
+        worker took over (its run marked incomplete there) while this machine's crawl was dead."""
+        found = {int(m.group(1)) for p in self.path.parent.glob(f"{self.path.name}.run*")
+                 if (m := re.fullmatch(re.escape(self.path.name) + r"\.run(\d+)\.(?:scratch|queue)", p.name))}
+        if not found:
+            return
+        marks = ",".join("?" * len(found))
+        running = {rid for (rid,) in self.db.execute(
+            f"SELECT id FROM runs WHERE status = 'running' AND id IN ({marks})", sorted(found))}
+        for run_id in found - running:
+            _remove_scratch(self.path, run_id)
 
     @_writes
     def start_run(self, site: str, config_digest: str, started_at: datetime | None = None) -> int:

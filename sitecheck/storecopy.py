@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from sitecheck import schema
 from sitecheck.cmdline import EXIT_OK, UsageError
 from sitecheck.store import Store, StoreError, store_location
 
@@ -48,6 +47,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
 
 def copy(source: Store, target: Store, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
     """Copy every table of `source` into the empty `target`; rows per table."""
+    from sitecheck import schema  # SQLAlchemy: loaded by this command only
+
     tables = list(schema.metadata.sorted_tables)  # parents (runs) before the rows that point at them
     full = {t.name: n for t in tables if (n := _count(target, t.name))}
     if full:

@@ -5,7 +5,8 @@ queries are written once in the SQL both databases speak (ON CONFLICT upserts, R
 row-value updates, window functions) and run on the driver's own connection: sqlite3 for SQLite,
 as before, so the crawl's write path pays nothing for the second backend; `PgConnection` gives
 psycopg the same small interface.  The schema is created and changed by Alembic
-(sitecheck/migrations), loaded only when a database is not at the newest revision.
+(sitecheck/migrations), loaded only when an existing database is behind the newest revision or a
+PostgreSQL one is new; a new SQLite store runs the SQL Alembic rendered for it (SQLITE_SCRIPT).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from urllib.parse import urlsplit, urlunsplit
 # at HEAD opens without loading SQLAlchemy or Alembic, whose ~35 MB a crawl need not carry.
 REVISIONS = ("0001", "0002")
 HEAD = REVISIONS[-1]
+# A new SQLite store is built by this script: the SQL Alembic renders for those revisions
+# (`python -m sitecheck.storedb --sqlite-script` writes it; a test keeps it current), so that
+# creating one costs no Alembic either.  Existing stores and PostgreSQL migrate with Alembic.
+SQLITE_SCRIPT = Path(__file__).with_name("migrations") / "sqlite-head.sql"
 _PG_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 _LOCK_KEY = 0x53434B31  # the advisory lock migrations hold on PostgreSQL ("SCK1")
 
@@ -206,8 +211,11 @@ def needs_migration(loc: Location) -> bool:
             import sqlite3
 
             if not loc.path.exists():
-                return True
+                return False  # a new SQLite store runs SQLITE_SCRIPT, without Alembic
             db = sqlite3.connect(f"file:{loc.path}?mode=ro", uri=True, timeout=30)
+            if not db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                db.close()
+                return False
         try:
             revision = current_revision(db, loc.is_postgresql)
         finally:
@@ -218,7 +226,7 @@ def needs_migration(loc: Location) -> bool:
 
 
 def migrate_in_child(loc: Location) -> None:
-    """Create or migrate the store in a short child process (`python -m sitecheck.storedb`), so
+    """Migrate the store in a short child process (`python -m sitecheck.storedb DB`), so
     that SQLAlchemy and Alembic (~35 MB) do not stay in the memory of a long-lived command such
     as a crawl.  Raises ValueError with the child's message when it fails."""
     proc = subprocess.run([sys.executable, "-P", "-m", "sitecheck.storedb", loc.argument],
@@ -255,6 +263,45 @@ def _upgrade(connection, stamp_baseline: bool) -> None:
     if stamp_baseline:
         command.stamp(cfg, REVISIONS[0])
     command.upgrade(cfg, "head")
+
+
+def render_sqlite_script() -> str:
+    """Alembic's SQL for a new SQLite store, every revision up to HEAD (offline mode)."""
+    import io
+
+    from alembic import command
+
+    buf = io.StringIO()
+    cfg = _alembic_config(None)
+    cfg.output_buffer = buf
+    cfg.attributes["dialect"] = "sqlite"
+    command.upgrade(cfg, "head", sql=True)
+    return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
+
+
+def create_sqlite(db, after) -> bool:
+    """Build a new SQLite store from SQLITE_SCRIPT under the write lock; False when another
+    process built it first.  `after(db)` runs in the same transaction."""
+    import sqlite3
+
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            db.execute("COMMIT")
+            return False
+        statement = ""
+        for line in SQLITE_SCRIPT.read_text(encoding="utf-8").splitlines(keepends=True):
+            statement += line
+            if sqlite3.complete_statement(statement):
+                db.execute(statement)
+                statement = ""
+        after(db)
+        db.execute("COMMIT")
+        return True
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def migrate_sqlite(path: Path, legacy_schema: bool, after=None) -> None:
@@ -299,20 +346,10 @@ def migrate_postgresql(url: str) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-            if current_revision(_SAConn(conn), postgresql=True) != HEAD:
+            if current_revision(conn.connection.dbapi_connection, postgresql=True) != HEAD:
                 _upgrade(conn, stamp_baseline=False)
     finally:
         engine.dispose()
-
-
-class _SAConn:
-    """A SQLAlchemy connection with `execute(sql)` taking plain SQL, for current_revision."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def execute(self, sql: str):
-        return self.conn.exec_driver_sql(sql)
 
 
 def columns(db, postgresql: bool, table: str) -> set[str]:
@@ -326,8 +363,12 @@ def columns(db, postgresql: bool, table: str) -> set[str]:
 
 
 def _main(argv: list[str]) -> int:
-    from .store import Store, StoreError
+    from .store import Store
 
+    if argv == ["--sqlite-script"]:
+        SQLITE_SCRIPT.write_text(render_sqlite_script(), encoding="utf-8")
+        print(f"wrote {SQLITE_SCRIPT}")
+        return 0
     try:
         Store(argv[0]).close()
     except StoreError as exc:

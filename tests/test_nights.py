@@ -215,3 +215,24 @@ def test_two_processes_racing_for_the_same_nights_win_each_exactly_once(location
             assert state.attempts == 1
             assert state.worker == ("w1" if i in results["w1"] else "w2")
         assert store.db.execute("SELECT count(*) FROM runs").fetchone()[0] == nights
+
+
+def test_a_taken_over_runs_scratch_and_queue_are_removed_on_its_machine(store, clock):
+    """A worker whose crawl died finds, when it next starts one, the files of the run another
+    worker took over meanwhile, and deletes them; a running run's files stay."""
+    from sitecheck.store import queue_dir
+
+    first = store.claim_night("a", NIGHT, "w1", 60)
+    queue_dir(store.path, first).mkdir()
+    store.hand_over_run()
+    clock.advance(61)
+    with Store(store.location, clock=clock) as other:  # another worker takes the night over
+        second = other.claim_night("a", NIGHT, "w2", 60)
+        other.hand_over_run()
+    leftovers = sorted(p.name.rsplit(".", 1)[1] for p in store.path.parent.glob(f"{store.path.name}.run{first}.*"))
+    assert leftovers == ["queue", "scratch"]
+    third = store.start_run("b", "d")
+    assert not list(store.path.parent.glob(f"{store.path.name}.run{first}.*"))
+    assert [p.suffix for p in store.path.parent.glob(f"{store.path.name}.run*")] == [".scratch", ".scratch"]
+    assert {second, third} == {int(p.name.split(".run")[1].split(".")[0])
+                               for p in store.path.parent.glob(f"{store.path.name}.run*")}

@@ -99,6 +99,27 @@ def test_every_database_is_migrated_to_the_schema_module(where):
         engine.dispose()
 
 
+def test_a_new_sqlite_store_is_built_by_alembics_own_script(tmp_path):
+    """The script a new SQLite store runs is what Alembic renders today (regenerate it with
+    `python -m sitecheck.storedb --sqlite-script`), and Alembic run online builds the same."""
+    sa = pytest.importorskip("sqlalchemy")
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    assert storedb.SQLITE_SCRIPT.read_text(encoding="utf-8") == storedb.render_sqlite_script()
+    online = tmp_path / "online.sqlite3"
+    storedb.migrate_sqlite(online, legacy_schema=False)
+    engine = sa.create_engine(f"sqlite:///{online}")
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                             "compare_server_default": True})
+            assert compare_metadata(context, schema.metadata) == []
+            assert context.get_current_revision() == storedb.HEAD
+    finally:
+        engine.dispose()
+
+
 def test_head_is_the_newest_alembic_revision():
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -221,3 +242,19 @@ def test_copy_carries_every_table_and_new_ids_follow_the_copied_ones(tmp_path, p
         [state] = store.nights(T0.date())
         assert (state.site, state.state, state.run_id, state.worker) == ("demo", "running", 2, "w1")
         assert store.start_run("demo", "d") == 3
+
+
+def test_sqlite_commands_load_no_sqlalchemy_alembic_or_psycopg(tmp_path):
+    """Their ~55 MB stay out of a crawl on SQLite: a new store is built by the script, one at
+    HEAD opens on sqlite3 alone."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from sitecheck.cli import build_parser; from sitecheck.store import Store; "
+            "build_parser(); s = Store(sys.argv[1]); s.finish_run(s.start_run('a', 'd'), 'complete'); "
+            "s.close(); Store(sys.argv[1], readonly=True).close(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic', 'psycopg'}))")
+    for _ in range(2):  # a new store, then one at HEAD
+        out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.sqlite3")], capture_output=True,
+                             text=True, check=True).stdout
+        assert out.strip() == "[]"

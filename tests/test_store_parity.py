@@ -61,7 +61,7 @@ def test_copy_reports_what_it_copied(stores):
     assert re.search(r"^runs: 1 rows$", out, re.M)
     assert re.search(r"^probes: [1-9]\d* rows$", out, re.M)
     assert re.search(r"^findings: [1-9]\d* rows$", out, re.M)
-    assert "sitecheck:***@" not in out and "copied" in out
+    assert re.search(r"^copied \d+ rows from .*s\.sqlite3 to postgresql://sitecheck@127\.0\.0\.1:\d+/t\d+$", out, re.M)
 
 
 def test_export_is_the_same(stores):
@@ -109,7 +109,6 @@ def test_report_data_is_the_same(stores):
 
 def test_a_crawl_records_into_postgresql_as_into_sqlite(stores):
     assert stores["direct"].returncode == 1  # the demo's planted faults
-    assert "sitecheck:***" not in stores["direct"].stdout
     found = []
     for db in (stores["sqlite"], stores["crawled"]):
         export = json.loads(_cli("export", "--site", "demo", "--db", db).stdout)

@@ -1,5 +1,6 @@
 """Night claims of distributed crawls (sitecheck.nightclaims): the night a run belongs to, one
-row per (site, night), and a unique index that refuses a second complete run of one night."""
+row per (site, night), a unique index that refuses a second complete run of one night, and
+indexes of the running runs and claims."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -28,3 +29,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("site", "night"),
     )
     op.create_index("nights_by_night", "nights", ["night", "state"])
+    # What every claim (runs still running, to judge by pid) and every sweep (claims whose
+    # heartbeat stopped) look for: few rows among years of history.
+    op.create_index("runs_running", "runs", ["hostname"], sqlite_where=sa.text("status = 'running'"),
+                    postgresql_where=sa.text("status = 'running'"))
+    op.create_index("nights_running", "nights", ["heartbeat_at"], sqlite_where=sa.text("state = 'running'"),
+                    postgresql_where=sa.text("state = 'running'"))
