@@ -44,6 +44,8 @@ def postgres_server():
 
 
 @pytest.fixture
-def pg_url(postgres_server) -> str:
-    """The URL of a new, empty PostgreSQL database for one test."""
+def pg_url(postgres_server, tmp_path, monkeypatch) -> str:
+    """The URL of a new, empty PostgreSQL database for one test. Its crawls' scratch files and
+    queues (kept under $XDG_DATA_HOME/sitecheck) go to the test's temporary folder."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     return postgres_server.database()

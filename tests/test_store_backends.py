@@ -80,44 +80,38 @@ def test_a_run_reads_back_the_same_on_both_databases(where):
         assert store.integrity_ok()
 
 
-def test_every_database_is_migrated_to_the_schema_module(where):
-    """What the Alembic revisions build is what sitecheck.schema says, on both databases."""
-    sa = pytest.importorskip("sqlalchemy")
+def _schema_differences(url: str) -> list:
+    """What Alembic's comparison finds between the database at `url` and sitecheck.schema (and
+    the database's revision, which must be the newest)."""
+    import sqlalchemy as sa
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    Store(where).close()
-    url = (f"sqlite:///{where}" if "://" not in where else "postgresql+psycopg://" + where.split("://", 1)[1])
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True,
                                                              "compare_server_default": True})
-            assert compare_metadata(context, schema.metadata) == []
             assert context.get_current_revision() == storedb.HEAD
+            return compare_metadata(context, schema.metadata)
     finally:
         engine.dispose()
+
+
+def test_every_database_is_migrated_to_the_schema_module(where):
+    """What the Alembic revisions build is what sitecheck.schema says, on both databases."""
+    Store(where).close()
+    url = (f"sqlite:///{where}" if "://" not in where else "postgresql+psycopg://" + where.split("://", 1)[1])
+    assert _schema_differences(url) == []
 
 
 def test_a_new_sqlite_store_is_built_by_alembics_own_script(tmp_path):
     """The script a new SQLite store runs is what Alembic renders today (regenerate it with
     `python -m sitecheck.storedb --sqlite-script`), and Alembic run online builds the same."""
-    sa = pytest.importorskip("sqlalchemy")
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
     assert storedb.SQLITE_SCRIPT.read_text(encoding="utf-8") == storedb.render_sqlite_script()
     online = tmp_path / "online.sqlite3"
     storedb.migrate_sqlite(online, legacy_schema=False)
-    engine = sa.create_engine(f"sqlite:///{online}")
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True,
-                                                             "compare_server_default": True})
-            assert compare_metadata(context, schema.metadata) == []
-            assert context.get_current_revision() == storedb.HEAD
-    finally:
-        engine.dispose()
+    assert _schema_differences(f"sqlite:///{online}") == []
 
 
 def test_head_is_the_newest_alembic_revision():
@@ -211,7 +205,7 @@ def test_the_store_reconnects_after_postgresql_restarts(postgres_server, pg_url)
 
 
 def test_scratch_files_of_a_postgresql_store_stay_on_the_local_disk(pg_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # as pg_url does, made explicit here
     with Store(pg_url) as store:
         run = store.start_run("demo", "d")
         scratch = list((tmp_path / "data" / "sitecheck").glob("postgresql-127.0.0.1-*.run*.scratch"))

@@ -7,6 +7,7 @@ into PostgreSQL and back into a second SQLite file, and every reader is compared
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,9 +25,12 @@ from sitecheck.store import Store
 pytestmark = pytest.mark.e2e
 
 
+ENV = dict(os.environ)  # XDG_DATA_HOME set by the fixture: scratch files of crawls into PostgreSQL
+
+
 def _cli(*args: str, ok=(0,)) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "sitecheck.cli", *args], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=ENV)
     assert proc.returncode in ok, proc.stderr[-3000:]
     return proc
 
@@ -34,6 +38,7 @@ def _cli(*args: str, ok=(0,)) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory, postgres_server):
     tmp = tmp_path_factory.mktemp("parity")
+    ENV["XDG_DATA_HOME"] = str(tmp / "xdg-data")
     demo = DemoServer(port=0, timeout_fault_seconds=3.0, slow_seconds=0.5).start()
     try:
         site_file = demo.write_site_file(tmp / "demo.yaml")
