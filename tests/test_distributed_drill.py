@@ -195,15 +195,21 @@ def test_a_worker_killed_mid_crawl_has_its_site_crawled_again_by_another(rabbitm
     assert Counter(r.site for r in runs) == Counter({k: 1 for k in keys}) + Counter({victim.site: 1})
 
 
+def restarted_mid_night(service, rabbitmq, farm, db, workers, night: date, keys: list[str], ready) -> tuple:
+    """Dispatch `keys`, restart `service` once `ready(states)` holds, wait for the night: (states,
+    complete runs by site)."""
+    dispatch(rabbitmq, db, farm, night, *keys)
+    wait_night(db, night, len(keys), timeout=60, workers=workers, until=ready)
+    service.restart()
+    states = wait_night(db, night, len(keys), timeout=180, workers=workers)
+    return states, Counter(r.site for r in night_runs(db, night) if r.status == "complete")
+
+
 def test_a_broker_restarted_mid_night_loses_no_task(rabbitmq, farm, db, workers):
     keys = [s.key for s in farm.sites[:SLOW]] + [s.key for s in farm.sites[SLOW + 20:SLOW + 36]]
-    dispatch(rabbitmq, db, farm, RESTARTED, *keys)
-    wait_night(db, RESTARTED, len(keys), timeout=60, workers=workers,
-               until=lambda states: sum(n.state == "done" for n in states) >= 3)
-    rabbitmq.restart()
-    states = wait_night(db, RESTARTED, len(keys), timeout=180, workers=workers)
+    states, complete = restarted_mid_night(rabbitmq, rabbitmq, farm, db, workers, RESTARTED, keys,
+                                           lambda states: sum(n.state == "done" for n in states) >= 3)
     assert Counter(n.run_status for n in states) == Counter({"complete": len(keys)})
-    complete = Counter(r.site for r in night_runs(db, RESTARTED) if r.status == "complete")
     assert complete == Counter({k: 1 for k in keys})
 
 
@@ -236,13 +242,9 @@ def test_postgresql_restarted_mid_night_the_workers_reconnect_and_finish(rabbitm
     if pg is None:
         pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
     keys = [s.key for s in farm.sites[:SLOW]] + [s.key for s in farm.sites[SLOW + 51:SLOW + 55]]
-    dispatch(rabbitmq, db, farm, DB_RESTARTED, *keys)
-    wait_night(db, DB_RESTARTED, len(keys), timeout=60, workers=workers,
-               until=lambda states: sum(n.state == "running" for n in states) >= 2)
-    pg.restart()
-    states = wait_night(db, DB_RESTARTED, len(keys), timeout=180, workers=workers)
+    states, complete = restarted_mid_night(pg, rabbitmq, farm, db, workers, DB_RESTARTED, keys,
+                                           lambda states: sum(n.state == "running" for n in states) >= 2)
     assert all(n.state == "done" for n in states)
-    complete = Counter(r.site for r in night_runs(db, DB_RESTARTED) if r.status == "complete")
     assert complete == Counter({k: 1 for k in keys}), format_nights(states, DB_RESTARTED)
 
 
