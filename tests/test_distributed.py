@@ -203,3 +203,17 @@ def test_serve_dispatch_queues_each_due_crawl_for_its_night_instead_of_crawling(
     assert scheduler.counts[("a", "crawl", "dispatched")] == 2
     with Store(db) as store:
         assert [(n.site, n.state) for n in store.nights(date(2026, 11, 21))] == [("a", "queued"), ("b", "queued")]
+
+
+def test_dispatch_without_a_broker_says_so_and_keeps_the_nights_queued(farm, db):
+    from tests.conftest import free_port
+
+    broker = f"amqp://guest:guest@127.0.0.1:{free_port()}//"  # nothing listens there
+    proc = subprocess.run([sys.executable, "-m", "sitecheck.cli", "dispatch", "--site", farm.sites[1].key,
+                           "--night", NIGHT.isoformat(), "--broker", broker, "--db", db,
+                           "--config-dir", str(farm.config_dir)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert f"error: cannot send the tasks to the broker {broker}:" in proc.stderr
+    assert "dispatch again when the broker is back" in proc.stderr
+    with Store(db) as store:
+        assert [(n.site, n.state) for n in store.nights(NIGHT)] == [(farm.sites[1].key, "queued")]

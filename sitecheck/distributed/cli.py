@@ -71,6 +71,8 @@ def register(sub, common) -> None:
 
 
 def cmd_dispatch(args: argparse.Namespace) -> int:
+    from kombu.exceptions import OperationalError as BrokerError
+
     from sitecheck.sitecmds import all_sites
 
     from .app import make_app
@@ -83,7 +85,11 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     night = args.night or night_of()
     app = make_app(args.broker)
     with open_db(args.db) as store:
-        out = dispatch(store, celery_sender(app), keys, night)
+        try:
+            out = dispatch(store, celery_sender(app), keys, night)
+        except (OSError, BrokerError) as exc:
+            raise UsageError(f"cannot send the tasks to the broker {app.conf.broker_url}: {exc} (the nights are "
+                             "queued in the store: dispatch again when the broker is back)") from None
     print(f"night {night}: {len(keys)} site(s); {len(out.enqueued)} newly queued, {len(out.sent)} task(s) sent, "
           f"{len(out.running)} running, {len(out.done)} done")
     return EXIT_OK
