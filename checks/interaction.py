@@ -5,8 +5,9 @@ count), or within the past year a message left unanswered for more than three
 months.  Boards are read with the per-host selectors of the site file; their
 list pages (index_N, ?page=N) are read too, messages keyed by id so a message
 seen on two pages counts once.  Where the list shows no reply date (only 留言时间
-and 状态), the reply date is read from the message's own page when the crawl
-fetched it (`message_page`); messages whose page was not fetched are counted in
+and 状态), the reply date is read from the message's own page (`message_page`),
+which the crawl fetches whatever its depth, up to the board's max_message_pages
+(crawler/boards.py); messages whose page was not fetched are counted in
 board.stats as `reply_date_unknown` with their URLs as `unread_pages`.
 """
 
@@ -37,8 +38,7 @@ class _Board:
         self.host_key = host_key
         self.name = cfg["name"]
         self.url = cfg["url"]
-        self.selectors = Selectors(cfg["item_selector"], cfg["title_selector"], cfg["asked_selector"],
-                                   cfg["replied_selector"], cfg["status_selector"])
+        self.selectors = Selectors.from_board(cfg)
         self.pages = 0
         self.messages: dict[str, Message] = {}
 

@@ -27,6 +27,7 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from sitecheck.config import SiteConfig
 from sitecheck.model import Element, Page, Reason, Target, TargetKind
 
+from .boards import PRIORITY as BOARD_PRIORITY, BoardPages
 from .decode import decode_page
 from .linkcheck import Checked, LinkChecker, landed_elsewhere, target_for
 from .pageparse import PageRules, occurrences, read_page
@@ -85,6 +86,7 @@ class SiteSpider(scrapy.Spider):
         self._target_checkers: dict[str, int] = {}  # netloc -> checkers running for it
         self._closing: asyncio.Future | None = None
         self.homepages = {normalize(h.url, self.session_params): h.key for h in site.hosts}
+        self.boards = BoardPages.for_site(site, self._normalise)
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -344,7 +346,8 @@ class SiteSpider(scrapy.Spider):
                     size=target.size or 0, fetched_at=extra["fetched_at"],
                     body=response.body if not problem else None)
         extra["encoding"] = encoding
-        if self.lender is not None and self.lender.has_spare_time():
+        board = self.boards.board_of(fetch.host_key, fetch.url, response.url)
+        if board is None and self.lender is not None and self.lender.has_spare_time():
             # The record process reads this page (same function) and sends its links back.
             self.lender.read_for_us(page, response.url, target, extra, context=fetch)
             return
@@ -355,6 +358,8 @@ class SiteSpider(scrapy.Spider):
             self._finish(fetch, target, extra)
             return
         self.recorder.record(target, extra, page, occurrences(distinct, fetch.url, fetch.is_homepage))
+        if board is not None:  # read here, not lent: its messages are found in its markup
+            self._follow_board(fetch, board, page, distinct)
         self._follow(fetch, distinct)
         for out in self._hop_results(fetch.claimed, fetch.url, target, extra):
             self.recorder.record(*out)
@@ -379,6 +384,21 @@ class SiteSpider(scrapy.Spider):
             request = self._discover(url, Element.A if element == Element.PAGINATION else element, depth)
             if request is not None:
                 self._schedule(request)
+
+    def _follow_board(self, fetch: Fetch, board, page: Page, distinct) -> None:
+        """A board's list page: its messages and further list pages are requested first, whatever
+        max_depth and max_pages say, up to the board's cap (crawler/boards.py); the scope, trap
+        and wall rules still apply."""
+        for url in self.boards.wanted(board, page.tree, page.final_url, distinct, self.seen):
+            host_key = self._host_key(url)
+            if host_key is None or self.walls.given_up(host_key) or kind_of(url, Element.A, True) != TargetKind.PAGE:
+                continue  # off the configured hosts, walled off, or a file: left to the ordinary rules
+            if self.trap.refusal(url):
+                continue
+            self.seen.add(url)
+            self.pages_scheduled += 1
+            self._schedule(self._request(Fetch(url, TargetKind.PAGE, host_key, fetch.depth + 1), Sent(url, "GET"),
+                                         priority=BOARD_PRIORITY))
 
     def _finish(self, fetch: Fetch, target: Target, extra: dict) -> None:
         self.recorder.record(target, extra)

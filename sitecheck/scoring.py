@@ -101,6 +101,8 @@ def _as_finding(f: Any) -> _F:
 
 
 def _fact_name(f: Any) -> str:
+    if isinstance(f, str):
+        return f
     return f.get("name", "") if isinstance(f, Mapping) else f.name
 
 
@@ -166,7 +168,8 @@ def _deduct(item_id: str, item: Mapping[str, Any], findings: list[_F]) -> Deduct
 
 def score(findings: Iterable[Any], facts: Iterable[Any], rules: Rules,
           probes: Mapping[str, int] | None = None, *, skip_areas: Iterable[str] = ()) -> Verdict:
-    """Judge one run.  `findings`/`facts` are model objects or their stored dicts.
+    """Judge one run.  `findings`/`facts` are model objects or their stored dicts; facts may also be
+    given by name alone, which is all the verdict reads of them.
 
     `probes` is the homepage probe summary of the rolling window ({"probes": n, "failed": m});
     without it the unreachable item has no data.  `skip_areas` drops deduction areas

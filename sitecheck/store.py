@@ -622,6 +622,11 @@ class Store(NightClaims):
         return [Fact(name=n, value=json.loads(v), host_key=h or None, key=k, check=c)
                 for n, h, k, c, v in self.db.execute(sql + " ORDER BY name, host_key, key", args)]
 
+    def fact_names(self, run_id: int) -> set[str]:
+        """The names of a run's facts: what the verdict reads of them (a run keeps one fact per
+        article page, which are not worth loading for that)."""
+        return {n for (n,) in self.db.execute("SELECT DISTINCT name FROM facts WHERE run_id = ?", (run_id,))}
+
     def previous_fact(self, site: str, before_run: int, name: str, host_key: str | None, key: str = "") -> Any:
         row = self.db.execute(
             "SELECT f.value FROM facts f JOIN runs r ON r.id = f.run_id WHERE r.site = ? AND r.id < ? "

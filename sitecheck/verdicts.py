@@ -17,9 +17,8 @@ from sitecheck.store import Store
 def compute(store: Store, site: SiteConfig, run_id: int) -> scoring.Verdict:
     run = store.run(run_id)
     findings = [f for _fid, f in store.findings(run_id)]
-    facts = store.facts(run_id)
     probes = _probe_evidence(store, site, run.ended_at or run.started_at)
-    return scoring.score(findings, facts, scoring.rules_for_site(site), probes=probes)
+    return scoring.score(findings, store.fact_names(run_id), scoring.rules_for_site(site), probes=probes)
 
 
 def judge_run(store: Store, site: SiteConfig, run_id: int) -> dict[str, Any]:

@@ -63,6 +63,11 @@ PAGES = {
     "cmse_trs": Real(REAL / "cmse_trs_xwfbh_20120624.html",
                      "http://www.cmse.gov.cn/ztbd/xwfbh/201206/t20120624_43188.html", "http://www.cmse.gov.cn/",
                      saved="2019-09-20"),
+    # TRS list page whose pager is written by `var countPage` / document.write (no createPageHTML).
+    # The URL is not stored: links are relative; the tests read it at an assumed address.
+    "ordos_trs_countpage": Real(REAL / "ordos_egb_trs_xxgknb_countpage.html",
+                                "http://egb.ordos.gov.cn/xxgk/xxgknb/index.html", "http://egb.ordos.gov.cn/",
+                                saved="2020-10-30"),
     # Hand-made table page, GB2312.
     "stats_62": Real(REAL / "stats_tjyqhdm_2019_62_gb2312.html",
                      "http://www.stats.gov.cn/tjsj/tjbz/tjyqhdmhcxhfdm/2019/62.html", "http://www.stats.gov.cn/",
@@ -145,6 +150,10 @@ EXPECTED_FINDINGS = {
     "cmse_trs": {("mark.meta_missing", W, str(ARTICLE_TAGS)),
                  ("mark.missing", W, "jiucuo"), ("mark.missing", W, "site_code")},  # footer has neither
     "stats_62": {("mark.missing", W, "jiucuo"), ("mark.missing", W, "site_code")},
+    # A column page without any of the 发展指引 meta tags.
+    "ordos_trs_countpage": {("mark.meta_missing", W, str({"SiteName": 1, "SiteDomain": 1, "SiteIDCode": 1,
+                                                          "ColumnName": 1, "ColumnDescription": 1,
+                                                          "ColumnKeywords": 1, "ColumnType": 1}))},
     "fzgg_sitegroup": set(),
     "jyt_sitegroup": set(),
     "shanxi_trs": set(),
@@ -175,6 +184,8 @@ FACTS = {
     "cmse_trs": ("天宫一号与神舟九号载人交会对接任务第二场新闻发布会_中国载人航天官方网站", 92, 69,
                  None, "京ICP备20027467号-1", None, []),
     "stats_62": ("2019年统计用区划代码", 33, 32, None, "京ICP备05034670号", None, []),
+    "ordos_trs_countpage": ("鄂尔多斯恩格贝生态示范区", 84, 41, "1506000140", "蒙ICP备13001412号-2",
+                            "蒙公网安备15062102000168号", [("pucha.kaipuyun.cn", "1506000140")]),
     "fzgg_sitegroup": ("甘肃省发展和改革委员会等部门关于印发《甘肃省关于加力支持工业企业设备更新的若干措施》的通知", 288, 266,
                        "6200000079", "陇ICP备05003927号-4", "甘公网安备62010202004388号",
                        [("zfwzgl.www.gov.cn", "6200000079")]),  # not the commented-out Anhui copy
@@ -210,6 +221,8 @@ DATES = {
     # The visible date and PubDate disagree by a month: the inspector reads the visible one.
     "fzgg_sitegroup": ("2025-02-26T11:54:00", "日期", "2025-03-27T09:36:38", None, "2025-03", "2025-02-26"),
     "shanxi_trs": ("2019-09-18T06:23:00", "时间", "2019-09-18T06:23:00", "2019-09-18", None, "2019-09-18"),
+    # A list page: its rows' dates (2020-09-03 ...) are not the page's publication date.
+    "ordos_trs_countpage": (None, "", None, None, None, None),
 }
 
 
@@ -220,10 +233,10 @@ def test_publication_dates_visible_meta_and_url(real_page, key):
     visible, label, meta, url_date, url_month, published = DATES[key]
     assert (fact["visible"], fact["visible_label"], fact["meta"], fact["url_date"], fact["url_month"],
             fact["date"]) == (visible, label, meta, url_date, url_month, published)
-    # The marks check stores it, keyed by the page URL.
+    # The marks check stores it, keyed by the page URL (nothing for a page without one).
     _findings, facts = run_check(make(MarksCheck, site), [page], FakeRun(site))
     stored = [f for f in facts if f.name == "article.published"]
-    assert [(f.key, f.value["date"]) for f in stored] == [(page.url, published)]
+    assert [(f.key, f.value["date"]) for f in stored] == ([(page.url, published)] if published else [])
 
 
 def test_stray_html_end_tag_does_not_hide_the_rest_of_the_page(real_page):
@@ -260,6 +273,9 @@ PAGINATION = {
     "shanxi_trs": ["http://www.shanxi.gov.cn/yw/sxyw/201909/t20190918_693227.shtml"],  # createPageHTML(1, …)
     "jyt_sitegroup": ["https://jyt.gansu.gov.cn/jyt/c110634/zwgklist.shtml"]
     + [f"https://jyt.gansu.gov.cn/jyt/c110634/zwgklist_{i}.shtml" for i in range(1, 10)],
+    # var countPage = 2 with document.write: the first page and index_1.
+    "ordos_trs_countpage": ["http://egb.ordos.gov.cn/xxgk/xxgknb/index.html",
+                            "http://egb.ordos.gov.cn/xxgk/xxgknb/index_1.html"],
     "govcn_gongbao": [], "zjfgw_hanweb": [], "cmse_trs": [], "stats_62": [], "fzgg_sitegroup": [],
 }
 
@@ -279,6 +295,7 @@ ATTACHMENTS = {
         "http://www.yichun.gov.cn/ycsrmzf/footer/202201/d8724f590464436195dc04696afea576/files/信创版本下载登陆使用手册.doc"],
     "fzgg_sitegroup": ["https://fzgg.gansu.gov.cn/fzgg/tzgg/202503/174084153/files/5e0f97363d1d413c968a35078e0a7fcf.pdf"],
     "shanxi_trs": [], "govcn_gongbao": [], "zjfgw_hanweb": [], "cmse_trs": [], "stats_62": [],
+    "ordos_trs_countpage": [],
 }
 
 
@@ -342,3 +359,11 @@ def test_binary_garbage_under_utf8_stays_invalid_not_gbk():
     _text, encoding, problem = decode_page(body, "utf-8", lambda: body.decode("utf-8", "replace"))
     assert (encoding, problem) == ("utf-8", "invalid: bytes that are not valid utf-8")
 
+
+
+def test_trs_pager_written_by_document_write_on_a_real_page(real_page):
+    _site, page = real_page("ordos_trs_countpage")
+    script = next(s.text for s in page.tree.iter("script") if s.text and "var countPage" in s.text)
+    assert "var countPage = 2//共多少页" in script and "createPageHTML" not in page.html
+    # The server sends the script alone (the saved DOM also holds what it wrote): the script is enough.
+    assert pagination_urls(script, page.url) == PAGINATION["ordos_trs_countpage"]

@@ -28,6 +28,10 @@ BOARD = table("A message board (主任信箱, 留言, 咨询) whose replies are 
     "asked_selector": Setting("str", "CSS selector of the date asked.", ".asked"),
     "replied_selector": Setting("str", "CSS selector of the date replied (empty when unanswered).", ".replied"),
     "status_selector": Setting("str", "CSS selector of the status (已回复/办理中/未回复).", ".status"),
+    "max_message_pages": Setting("int", "Most pages requested for this board whatever max_depth and max_pages "
+                                 "say, first in the crawl: the messages its list pages list (each one's page "
+                                 "shows the reply date) and its further list pages; past the cap they follow "
+                                 "the crawl's ordinary limits. 0 turns this off.", 500, min=0),
 })
 
 ENTRY = table("Something the homepage must offer (a column or entry).", {

@@ -220,7 +220,7 @@ def _verdict_for(store: Store, run: Run, stored: dict[int, dict], site: Any | No
     try:
         verdict = verdicts.compute(store, site, run.id).to_dict()
     except sqlite3.OperationalError:  # a store from before probes had a kind, opened read-only: no probe evidence
-        verdict = scoring.score([f for _, f in store.findings(run.id)], store.facts(run.id),
+        verdict = scoring.score([f for _, f in store.findings(run.id)], store.fact_names(run.id),
                                 scoring.rules_for_site(site)).to_dict()
     verdict["computed"] = True
     return verdict

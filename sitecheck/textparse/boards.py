@@ -32,6 +32,12 @@ class Selectors:
     replied: str = ".replied"
     status: str = ".status"
 
+    @classmethod
+    def from_board(cls, cfg: dict) -> "Selectors":
+        """The selectors of a board table of the site file (govschema.BOARD)."""
+        return cls(cfg["item_selector"], cfg["title_selector"], cfg["asked_selector"], cfg["replied_selector"],
+                   cfg["status_selector"])
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
