@@ -110,23 +110,26 @@ def scrapy_settings(site: SiteConfig, log_level: str = "WARNING") -> dict:
 
 
 def run_crawl(site: SiteConfig, store: Store, *, clock=utc_clock, log_level: str = "WARNING",
-              progress: str | None = None) -> RunSummary:
+              progress: str | None = None, run_id: int | None = None) -> RunSummary:
     """Crawl `site` once, record everything in `store`, return the summary."""
-    return run_crawls([(site, store)], clock=clock, log_level=log_level, progress=progress)[0]
+    return run_crawls([(site, store)], clock=clock, log_level=log_level, progress=progress, run_ids=[run_id])[0]
 
 
 def run_crawls(jobs: list[tuple[SiteConfig, Store]], *, clock=utc_clock, log_level: str = "WARNING",
-               progress: str | None = None) -> list[RunSummary]:
+               progress: str | None = None, run_ids: list[int | None] | None = None) -> list[RunSummary]:
     """Crawl several sites at once in this process, each with its own politeness limits.
 
     Every site gets its own Scrapy crawler (own settings, own transport and politeness gate) and
-    its own recorder; they share the reactor, so writes to the store stay serial.
+    its own recorder; they share the reactor, so writes to the store stay serial.  A crawl records
+    into a run of its own, or into the run of `run_ids` at its position when one is given (a run
+    a distributed worker claimed for it, sitecheck.distributed).
     """
     process = CrawlerProcess({"TWISTED_REACTOR": REACTOR, "REMOTE_CONTROL_ENABLED": False,
                               "LOG_LEVEL": log_level,
                               "LOG_INSTALL_ROOT_HANDLER": False})  # cli.py configures logging
     running = []
-    for i, (site, store) in enumerate(jobs):
+    run_ids = run_ids or [None] * len(jobs)
+    for i, ((site, store), run_id) in enumerate(zip(jobs, run_ids, strict=True)):
         settings = scrapy_settings(site, log_level)
         if progress:
             settings["SITECHECK_PROGRESS"] = progress
@@ -137,9 +140,9 @@ def run_crawls(jobs: list[tuple[SiteConfig, Store]], *, clock=utc_clock, log_lev
             handler.addFilter(RedactingFilter(credentials.secrets))
         if uses_record_process(site, single=len(jobs) == 1):
             # Two cores: the checks, the store and some page reading go to a second process.
-            recorder = RemoteRecorder(store, site, clock=clock)
+            recorder = RemoteRecorder(store, site, clock=clock, run_id=run_id)
         else:
-            recorder = RunRecorder(store, site, clock=clock)
+            recorder = RunRecorder(store, site, clock=clock, run_id=run_id)
         # The request queue lives on disk, so memory stays flat however large the site is.
         settings["JOBDIR"] = str(queue_dir(store.path, recorder.run_id))
         crawler = Crawler(SiteSpider, settings, init_reactor=(i == 0))  # the first installs the reactor

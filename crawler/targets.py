@@ -122,11 +122,13 @@ class RemoteRecorder:
     # Pages out at once (docs/performance.md has the measurements behind 16).
     PAGES_LENT = 16
 
-    def __init__(self, store, site, *, clock):
+    def __init__(self, store, site, *, clock, run_id: int | None = None):
         self.store, self.site, self.clock = store, site, clock
         self.started = clock()
-        self.run_id = store.start_run(site.key, site.digest, self.started)
-        store.hand_over_run()
+        if run_id is None:
+            run_id = store.start_run(site.key, site.digest, self.started)
+            store.hand_over_run()
+        self.run_id = run_id
         self.pages = 0
         self.targets = 0
         self.finding_count = 0
@@ -143,7 +145,7 @@ class RemoteRecorder:
         self._flush_due = False
         from sitecheck.cmdline import python_module as python_module_argv
 
-        args = [*python_module_argv("sitecheck.crawler.targets"), "--config", str(site.path),
+        args = [*python_module_argv("sitecheck.crawler.targets"), *site.locator(),
                 "--db", store.location.argument, "--run-id", str(self.run_id)]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=os.environ.copy())
         _widen_pipe(self.proc.stdin)
@@ -324,7 +326,9 @@ class RepliedLinks:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sitecheck.crawler.targets", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", required=True)
+    ap.add_argument("--config", help="the site file")
+    ap.add_argument("--site", help="or the site's key in --config-dir (an inventory row)")
+    ap.add_argument("--config-dir")
     ap.add_argument("--db", required=True)
     ap.add_argument("--run-id", type=int, required=True)
     args = ap.parse_args(argv)
@@ -334,12 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
-    from sitecheck.config import load_site
+    from sitecheck.cmdline import site_from_args
     from sitecheck.gcpolicy import tuned_for_crawl
     from sitecheck.recorder import RunRecorder
     from sitecheck.store import Store
 
-    site = load_site(args.config)
+    site = site_from_args(args)
     store = Store(args.db)
     recorder = RunRecorder(store, site, run_id=args.run_id)
     try:

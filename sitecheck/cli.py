@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "sitecheck.probe.cli",
     "sitecheck.report.cli",
     "sitecheck.discover",
+    "sitecheck.distributed.cli",
     "sitecheck.storecopy",
 ]
 
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(国办秘函〔2019〕19号), stores history in SQLite, and exports metrics and reports.",
         epilog="Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration error. "
                "Environment: SITECHECK_DB (store: a SQLite path or a postgresql:// URL), SITECHECK_CONFIG_DIR (config folder; default "
-               "$XDG_CONFIG_HOME/sitecheck).",
+               "$XDG_CONFIG_HOME/sitecheck), SITECHECK_BROKER (dispatch and worker: the Celery broker URL).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"sitecheck {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from sitecheck import storedb
-from sitecheck.config import ConfigError, SiteConfig, find_site_file, load_site, user_config_dir
-from sitecheck.config.locate import site_files
+from sitecheck.config import ConfigError, SiteConfig, load_site, user_config_dir
+from sitecheck.config.inventory import find_site, registry_sites
 from sitecheck.store import Store, StoreError, default_db_path, store_location
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -52,18 +52,18 @@ def site_from_args(args: argparse.Namespace) -> SiteConfig:
     if getattr(args, "config", None):
         return load_site(args.config)
     if getattr(args, "site", None):
-        return load_site(find_site_file(args.site, config_dir(args)))
+        return find_site(args.site, config_dir(args))
     raise UsageError("name a site with --site KEY or a site file with --config PATH")
 
 
-def user_site_files(args: argparse.Namespace, what: str) -> list[Path]:
-    """Every site file in the user's config directory (for --all and friends); an error when there is none."""
-    folder = config_dir(args) / "sites"
-    paths = site_files(config_dir(args))
-    if not paths:
-        raise UsageError(f"{what}: no site files in {folder} (write one with 'sitecheck init', "
-                         "or name a bundled site such as --site demo)")
-    return paths
+def user_sites(args: argparse.Namespace, what: str) -> list[SiteConfig]:
+    """Every site of the user's config directory, its site files and its inventory (for --all and
+    friends); an error when there is none, or when a key is given twice."""
+    sites = registry_sites(config_dir(args))
+    if not sites:
+        raise UsageError(f"{what}: no site files in {config_dir(args) / 'sites'} and no inventory "
+                         "(write one with 'sitecheck init', or name a bundled site such as --site demo)")
+    return sites
 
 
 def open_store(args: argparse.Namespace, readonly: bool = False, must_exist: bool = False) -> Store:
@@ -100,4 +100,4 @@ def pick_run(store: Store, args: argparse.Namespace):
 
 
 __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "ConfigError", "StoreError", "UsageError", "common",
-           "config_dir", "open_store", "pick_run", "python_module", "site_from_args", "user_site_files"]
+           "config_dir", "open_store", "pick_run", "python_module", "site_from_args", "user_sites"]

@@ -8,12 +8,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sitecheck import bundled
-from sitecheck.config import ConfigError, SiteConfig, find_site_file, load_site
+from sitecheck.config import ConfigError, SiteConfig, load_site
+from sitecheck.config.inventory import find_site, inventory_path, load_inventory
+from sitecheck.config.locate import site_files
 from sitecheck.config.sitefile import SITE_KEY_PATTERN, canonical_url
+from sitecheck.distributed.cli import parse_night
 from sitecheck.model import Severity
 
 from .cmdline import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, config_dir, open_store, pick_run,
-                      site_from_args, user_site_files)
+                      site_from_args, user_sites)
 
 # Set once `run` has closed its stores and printed its summary: `sitecheck.cli.entry` then leaves
 # without freeing the crawl's objects one by one (see sitecheck.gcpolicy).
@@ -31,12 +34,17 @@ def register(sub, common) -> None:
                     help="exit 1 when a finding has at least this severity (default: error)")
     sp.add_argument("--progress", choices=["auto", "live", "log", "off"],
                     help="progress display (default from the site file: auto)")
+    sp.add_argument("--claimed-run", type=int, metavar="ID",
+                    help="record into this running run instead of starting one: the run a distributed "
+                         "worker claimed for the site's night (sitecheck worker starts such crawls)")
     sp.set_defaults(handler=cmd_run)
 
-    sp = sub.add_parser("check-config", help="validate site files",
-                        description="Validate site files strictly; errors name file, line, key and a hint.")
+    sp = sub.add_parser("check-config", help="validate site files and the inventory",
+                        description="Validate site files and the site inventory strictly; errors name file, "
+                                    "line, key and a hint, every bad file and inventory row is listed.")
     common(sp, site=False, db=False)
-    sp.add_argument("paths", nargs="*", help="site files (default: every file in <config-dir>/sites)")
+    sp.add_argument("paths", nargs="*", help="site files or an inventory (default: every file in "
+                                             "<config-dir>/sites and <config-dir>/inventory.csv|yaml)")
     sp.add_argument("--site", help="also check the site file of this key")
     sp.add_argument("--probe", action="store_true", help="also ask each host's homepage once (with the site's "
                                                          "credentials) and say whether its WAF challenged the request")
@@ -63,10 +71,13 @@ def register(sub, common) -> None:
     sp.add_argument("--output", "-o", metavar="PATH", help="file to write (default: standard output)")
     sp.set_defaults(handler=cmd_export)
 
-    sp = sub.add_parser("runs", help="list stored runs")
+    sp = sub.add_parser("runs", help="list stored runs, or a night's crawls across workers (--night)")
     common(sp, site=False)
     sp.add_argument("--site", help="only this site")
     sp.add_argument("--limit", type=int, default=20)
+    sp.add_argument("--night", type=parse_night, metavar="YYYY-MM-DD",
+                    help="the state of this night's dispatched crawls (sitecheck dispatch): queued, running "
+                         "(with the worker and its last heartbeat) or done, per site")
     sp.set_defaults(handler=cmd_runs)
 
     sp = sub.add_parser("config-docs", help="regenerate docs/config.md and the JSON Schemas")
@@ -87,7 +98,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     fail_on = Severity.parse(args.fail_on)
     stores = [open_store(args) for _ in sites]  # one connection per crawl: each has its own run
     try:
-        summaries = run_crawls(list(zip(sites, stores)), progress=args.progress,
+        run_ids = [claimed_run(stores[0], sites, args.claimed_run)] if args.claimed_run else None
+        summaries = run_crawls(list(zip(sites, stores)), progress=args.progress, run_ids=run_ids,
                                log_level="DEBUG" if args.verbose > 1 else "INFO" if args.verbose else "WARNING")
         for site, store, summary in zip(sites, stores, summaries):
             print(format_summary(site, store, summary), flush=True)
@@ -103,42 +115,69 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
+def claimed_run(store, sites: list[SiteConfig], run_id: int) -> int:
+    """`run_id` when it is a running run of the one site given; else a usage error."""
+    if len(sites) != 1:
+        raise UsageError("--claimed-run records one site's crawl: give --site or --config, not --all")
+    run = store.run(run_id)
+    if run is None or run.site != sites[0].key or run.status != "running":
+        found = "no such run" if run is None else f"run of site {run.site!r}, {run.status}"
+        raise UsageError(f"--claimed-run {run_id}: not a running run of site {sites[0].key!r} ({found})")
+    return run_id
+
+
 def all_sites(args: argparse.Namespace) -> list[SiteConfig]:
-    sites = [load_site(p) for p in user_site_files(args, "--all")]
-    seen: dict[str, Path] = {}
-    for site in sites:
-        if site.key in seen:
-            raise ConfigError(site.path, None, "site", f"duplicate site key {site.key!r} (also in {seen[site.key]})",
-                              "each site file needs its own key")
-        seen[site.key] = site.path
-    return sites
+    return user_sites(args, "--all")
 
 
 # --- check-config and init --------------------------------------------------------------------
 
 
-def cmd_check_config(args: argparse.Namespace) -> int:
+def _configured(args: argparse.Namespace):
+    """What check-config validates: each a loaded site or the ConfigError its file or row gave."""
     paths = [Path(p) for p in args.paths]
-    if args.site:
-        paths.append(find_site_file(args.site, config_dir(args)))
-    if not paths:
-        paths = user_site_files(args, "check-config")
-    errors = 0
-    keys: dict[str, Path] = {}
+    if not paths and not args.site:
+        folder = config_dir(args)
+        paths = site_files(folder) + [p for p in [inventory_path(folder)] if p]
+        if not paths:
+            user_sites(args, "check-config")  # the "nothing to check" error
     for path in paths:
+        if path.suffix == ".csv" or path.name in ("inventory.yaml", "inventory.yml"):
+            try:
+                sites, errors = load_inventory(path)
+            except ConfigError as exc:
+                yield exc
+                continue
+            yield from sites
+            yield from (error for _key, error in errors)
+            continue
         try:
-            site = load_site(path)
+            yield load_site(path)
         except ConfigError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            yield exc
+    if args.site:
+        try:
+            yield find_site(args.site, config_dir(args))
+        except ConfigError as exc:
+            yield exc
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    errors = 0
+    keys: dict[str, str] = {}
+    for site in _configured(args):
+        if isinstance(site, ConfigError):
+            print(f"error: {site}", file=sys.stderr)
             errors += 1
             continue
+        where = f"{site.path}" + (f" [{site.entry}]" if site.entry else "")
         if site.key in keys:
-            print(f"error: {path}: site: duplicate site key {site.key!r} (also in {keys[site.key]}) "
-                  "(hint: each site file needs its own key)", file=sys.stderr)
+            print(f"error: {where}: site: duplicate site key {site.key!r} (also in {keys[site.key]}) "
+                  "(hint: each site needs its own key)", file=sys.stderr)
             errors += 1
             continue
-        keys[site.key] = path
-        print(f"ok: {path} (site {site.key}: {len(site.hosts)} hosts, checks: {', '.join(site.checks)})")
+        keys[site.key] = where
+        print(f"ok: {where} (site {site.key}: {len(site.hosts)} hosts, checks: {', '.join(site.checks)})")
         if args.probe:  # one request per host: does the WAF allowlist let the monitor in?
             from sitecheck.allowlist import first_answers, format_answers
 
@@ -232,6 +271,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     with open_store(args, readonly=True) as store:
+        if args.night:
+            from sitecheck.distributed.cli import format_nights
+
+            nights = [n for n in store.nights(args.night) if not args.site or n.site == args.site]
+            print(format_nights(nights, args.night))
+            return EXIT_OK
         store_runs = store.runs(args.site, limit=args.limit)
         print(f"{'id':>5}  {'site':<10} {'started (UTC)':<26} {'status':<11} {'pages':>6} {'findings':>8}")
         for r in store_runs:

@@ -18,7 +18,7 @@ EXPECTED = {
     '01-invalid-yaml.yaml':
         ":5: invalid YAML: expected <block end>, but found '<block mapping start>' (hint: check indentation and quoting near this line)",
     '02-unknown-top-key.yaml':
-        ":7: crawler: unknown key (hint: did you mean 'crawl'? valid keys: site, name, hosts, crawl, auth, rules, checks, silence, platform, schedule, probe, notify)",
+        ":7: crawler: unknown key (hint: did you mean 'crawl'? valid keys: site, name, contact, hosts, crawl, auth, rules, checks, silence, platform, schedule, probe, notify)",
     '03-typo-crawl-key.yaml':
         ":8: crawl.max_pagez: unknown key (hint: did you mean 'max_pages'? valid keys: max_pages, max_depth, concurrency_per_host, concurrency, delay_seconds, delay_jitter, max_retry_after_seconds, processes, timeout_seconds, retries, robots, user_agent, max_page_bytes, max_url_length, max_pages_per_pattern, max_repeated_segments, session_params, exclude, check_external, allow_networks, follow_pagination, soft404_patterns, progress)",
     '04-missing-site.yaml':

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.servers.recording import Hit, RecordingServer, closest_starts, in_flight_peak, overlaps
+from tests.servers.recording import page_html as _html
 
 pytestmark = pytest.mark.e2e
 
@@ -68,13 +69,6 @@ def _sites() -> list[Site]:
         sites.append(Site(n, f"127.0.1.{n}", round(rng.uniform(0.1, 0.4), 2), rng.choice((1, 2)),
                           "obey" if n % 3 == 0 else "ignore", pages))
     return sites
-
-
-def _html(title: str, links: list[str], images: list[str] = ()) -> bytes:
-    items = "".join(f'<li><a href="{u}">{title} {i}</a></li>' for i, u in enumerate(links))
-    imgs = "".join(f'<img src="{u}" alt="标志">' for u in images)
-    return (f"<html><head><meta charset='utf-8'><title>{title}</title></head><body><ul>{items}</ul>{imgs}"
-            f"<p>{'正文内容。' * 100}</p></body></html>").encode("utf-8")
 
 
 def _serve(server: RecordingServer, site: Site) -> None:

@@ -110,6 +110,8 @@ SITE_FILE = table("A site file: one government site, its sub-sites, and how to c
     "site": Setting("str", "Site key, used by --site and as the metrics label.", REQUIRED,
                     pattern=SITE_KEY_PATTERN, pattern_hint=KEY_HINT, example="gxt"),
     "name": Setting("str", "Display name of the department or site (Chinese).", REQUIRED),
+    "contact": Setting("str", "Who answers for the site (name, telephone or e-mail), for the people "
+                       "reading the findings.", ""),
     "hosts": Setting("list", "The portal first, then its sub-sites.", REQUIRED, item=HOST, min=1),
     "crawl": CRAWL,
     "auth": AUTH,
@@ -194,6 +196,17 @@ class SiteConfig:
     path: Path | None = None
     digest: str = ""
     platform: str | None = None  # profile name (sitecheck.platforms)
+    entry: str | None = None  # set when the site is a row of an inventory (then `path` is the inventory)
+    contact: str = ""
+
+    def locator(self) -> list[str]:
+        """The `sitecheck` options that name this site to a child process: its file, or its
+        inventory row by key and the config folder the inventory is in."""
+        if self.path is None:
+            raise ValueError(f"site {self.key} was not loaded from a file; a child process needs one")
+        if self.entry is not None:
+            return ["--site", self.entry, "--config-dir", str(Path(self.path).resolve().parent)]
+        return ["--config", str(Path(self.path).resolve())]
 
     def host_for(self, netloc: str) -> HostConfig | None:
         netloc = netloc.lower()
@@ -225,6 +238,11 @@ def load_site(path: str | Path) -> SiteConfig:
     node = compose(path)
     if node is None:
         raise ConfigError(path, None, "", "the file is empty", "start with 'site: <key>' and 'hosts:'")
+    return site_from_node(node, path, hashlib.sha256(path.read_bytes()).hexdigest()[:16])
+
+
+def site_from_node(node: yaml.Node, path: Path, digest: str, entry: str | None = None) -> SiteConfig:
+    """Validate a site's YAML nodes (from a site file, or built from an inventory row) into a SiteConfig."""
     v = Validator(path)
     data = v.table(node, SITE_FILE, "")
     checks = _validate_checks(v, node, data.get("checks"))
@@ -233,7 +251,7 @@ def load_site(path: str | Path) -> SiteConfig:
     site = SiteConfig(key=data["site"], name=data["name"], hosts=hosts, crawl=CrawlSettings.from_table(data["crawl"]), auth=data["auth"],
                       rules=data["rules"], checks=checks, silence=data["silence"],
                       ops={k: data[k] for k in OPS_FIELDS}, path=path, platform=data["platform"],
-                      digest=hashlib.sha256(path.read_bytes()).hexdigest()[:16])
+                      digest=digest, entry=entry, contact=data["contact"])
     _cross_checks(v, node, site)
     return site
 

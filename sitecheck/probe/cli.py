@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import signal
@@ -10,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sitecheck.cmdline import UsageError, config_dir, open_store, site_from_args, user_site_files
+from sitecheck.cmdline import UsageError, config_dir, open_store, site_from_args, user_sites
 from sitecheck.storedb import Location
 
 log = logging.getLogger("sitecheck.serve")
@@ -59,6 +60,11 @@ def register(sub, common) -> None:
     sp.add_argument("--no-crawl", action="store_true", help="probe only: run no crawls")
     sp.add_argument("--probe-interval", type=float, metavar="SECONDS",
                     help="testing and demos: probe every SECONDS instead of schedule.probe")
+    sp.add_argument("--dispatch", action="store_true",
+                    help="distributed crawls: at each site's crawl time, queue the crawl for 'sitecheck worker' "
+                         "processes (as 'sitecheck dispatch' does) instead of crawling here, and re-queue the "
+                         "crawls of workers that died; run one such scheduler per deployment")
+    sp.add_argument("--broker", metavar="URL", help="with --dispatch: the broker (default: $SITECHECK_BROKER)")
     sp.set_defaults(handler=cmd_serve)
 
 
@@ -174,20 +180,22 @@ def format_availability(site, f: dict[str, Any]) -> str:
 
 
 def serve_sites(args: argparse.Namespace) -> list:
-    from sitecheck.config import find_site_file, load_site
+    from sitecheck.config import load_site
+    from sitecheck.config.inventory import find_site
 
-    paths: list[Path] = [Path(p) for p in args.config]
-    paths += [find_site_file(key, config_dir(args)) for key in args.site]
+    found = [load_site(p) for p in args.config] + [find_site(key, config_dir(args)) for key in args.site]
     if args.all:
-        paths += user_site_files(args, "--all")
-    if not paths:
+        found += user_sites(args, "--all")
+    if not found:
         raise UsageError("name the sites to serve: --site KEY, --config PATH (both repeatable) or --all")
     sites, seen = [], {}
-    for path in dict.fromkeys(p.resolve() for p in paths):
-        site = load_site(path)
+    for site in found:
+        where = (Path(site.path).resolve(), site.entry)
         if site.key in seen:
-            raise UsageError(f"{path}: site key {site.key!r} is also used by {seen[site.key]}")
-        seen[site.key] = path
+            if seen[site.key] == where:  # the same site named twice
+                continue
+            raise UsageError(f"{where[0]}: site key {site.key!r} is also used by {seen[site.key][0]}")
+        seen[site.key] = where
         sites.append(site)
     return sites
 
@@ -210,9 +218,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError("--probe-interval must be a positive number of seconds")
     with open_store(args) as store:  # create and migrate the store before anything reads it
         db_path = store.location
+    dispatch, sweeper = _distributed(args) if args.dispatch else (None, None)
     scheduler = Scheduler(sites, db_path, probe_interval=args.probe_interval, crawl_on_start=args.crawl_on_start,
                           crawls=not args.no_crawl, stop_timeout=args.stop_timeout,
-                          reload_sites=lambda: serve_sites(args))
+                          reload_sites=lambda: serve_sites(args), dispatch=dispatch)
     exporter = None
     if listen:
         try:
@@ -233,14 +242,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hangup)
     print(f"sitecheck serve: {len(sites)} site(s) ({', '.join(s.key for s in sites)}), store {db_path}"
           + (f", metrics http://{listen[0]}:{listen[1]}/metrics" if listen else ""), flush=True)
+    if sweeper is not None:
+        sweeper.start()
     try:
         scheduler.run()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         _stop_exporter(exporter)
+        if sweeper is not None:
+            sweeper.stop()
     print("sitecheck serve: stopped", flush=True)
     return 0
+
+
+def _distributed(args: argparse.Namespace) -> tuple[Any, Any]:
+    """`serve --dispatch`: what a due crawl does instead of crawling, and the sweeper of dead workers' nights."""
+    from sitecheck.distributed.app import make_app
+    from sitecheck.distributed.dispatch import Sweeper, celery_sender, scheduled
+    from sitecheck.distributed.tasks import open_db
+
+    app = make_app(args.broker)
+    send = celery_sender(app)
+    db = functools.partial(open_db, args.db)
+    return scheduled(db, send), Sweeper(db, send, app.conf.sitecheck_stale_after_s)
 
 
 def start_metrics(db_path: Path | Location, host: str, port: int) -> Any:

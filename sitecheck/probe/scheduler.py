@@ -17,6 +17,9 @@ configuration in place.  On stop the loop stops scheduling, sends SIGTERM to
 running crawls (Scrapy closes the run as `incomplete`), waits up to
 `stop_timeout` seconds, SIGKILLs what is left (the store marks such runs
 `incomplete` by their dead pid), waits for probe rounds and closes the store.
+
+With `dispatch` (`serve --dispatch`), a due crawl is not run here: `dispatch(site, now)`
+queues it for distributed workers (sitecheck.distributed) and says what it did.
 """
 
 from __future__ import annotations
@@ -121,10 +124,8 @@ class Job:
 
 def crawl_command(site: SiteConfig, db_path: str | Path | Location) -> list[str]:
     """`sitecheck run` for one site, in a child that dies with its parent (see `child_main`)."""
-    if site.path is None:
-        raise ValueError(f"site {site.key} was not loaded from a file; a crawl child needs one")
-    return [*python_module("sitecheck.probe.scheduler"), str(os.getpid()), "run", "--config",
-            str(Path(site.path).resolve()), "--db", store_location(db_path).argument, "--progress", "off"]
+    return [*python_module("sitecheck.probe.scheduler"), str(os.getpid()), "run", *site.locator(),
+            "--db", store_location(db_path).argument, "--progress", "off"]
 
 
 def spawn_crawl(command: list[str]) -> subprocess.Popen:
@@ -194,10 +195,12 @@ class Scheduler:
                  probe_interval: float | None = None, crawl_on_start: bool = False, crawls: bool = True,
                  stop_timeout: float = 30.0, poll_interval: float = 1.0, threaded_probes: bool = True,
                  monotonic: Callable[[], float] = time.monotonic,
-                 reload_sites: Callable[[], list[SiteConfig]] | None = None):
+                 reload_sites: Callable[[], list[SiteConfig]] | None = None,
+                 dispatch: Callable[[SiteConfig, datetime], str] | None = None):
         _check_sites(sites)
         self.sites = sites
         self.reload_sites = reload_sites
+        self.dispatch = dispatch  # set: a due crawl is queued for distributed workers, not run here
         self.make_notifier = notifier
         self.db_path = store_location(db_path)
         self.clock = clock
@@ -360,6 +363,9 @@ class Scheduler:
     # --- crawls ------------------------------------------------------------------------------
 
     def _fire_crawl(self, site: SiteConfig, now: datetime) -> None:
+        if self.dispatch is not None:
+            self._event(now, site.key, CRAWL, "dispatched", self.dispatch(site, now))
+            return
         running = self.crawls.get(site.key)
         if running is not None:
             self._event(now, site.key, CRAWL, "skipped",
@@ -398,7 +404,7 @@ class Scheduler:
     def _finished(self, cp: CrawlProcess, code: int) -> None:
         now = self.clock()
         site = cp.site
-        errors = _stderr_tail(cp.proc)
+        errors = stderr_tail(cp.proc)
         assert self.store is not None
         row = self.store.db.execute(
             "SELECT id, status FROM runs WHERE site = ? AND id > ? AND pid = ? ORDER BY id DESC LIMIT 1",
@@ -488,7 +494,7 @@ def _signal(proc: Any, sig: int) -> None:
         pass
 
 
-def _stderr_tail(proc: Any, limit: int = 2000) -> str:
+def stderr_tail(proc: Any, limit: int = 2000) -> str:
     handle = getattr(proc, "stderr_file", None)
     if handle is None:
         return ""

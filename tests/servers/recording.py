@@ -132,9 +132,22 @@ class RecordingServer:
         return out
 
     def close(self) -> None:
+        # Each serve_forever loop notices its shutdown within its poll interval: ask them all at once.
+        stoppers = [threading.Thread(target=server.shutdown) for server in self._servers]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         for server in self._servers:
-            server.shutdown()
             server.server_close()
+
+
+def page_html(title: str, links: list[str], images: list[str] = (), paragraphs: int = 100) -> bytes:
+    """A small article page: a list of links, images, and body text."""
+    items = "".join(f'<li><a href="{u}">{title} {i}</a></li>' for i, u in enumerate(links))
+    imgs = "".join(f'<img src="{u}" alt="标志">' for u in images)
+    return (f"<html><head><meta charset='utf-8'><title>{title}</title></head><body><ul>{items}</ul>{imgs}"
+            f"<p>{'正文内容。' * paragraphs}</p></body></html>").encode("utf-8")
 
 
 def _arrival(connection: socket.socket) -> float | None:
