@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -186,7 +187,8 @@ class _Families:
         counts = [sum(1 for v in observations if v <= le) for le in LATENCY_BUCKETS]
         buckets = [(_le(le), float(n)) for le, n in zip(LATENCY_BUCKETS, counts)]
         buckets.append(("+Inf", float(len(observations))))
-        self.histograms[metric][self._key(metric, labels)] = (buckets, float(sum(observations)))
+        # fsum: the correctly rounded sum, the same whatever order the store returned the rows in
+        self.histograms[metric][self._key(metric, labels)] = (buckets, math.fsum(observations))
 
     def families(self, names: Iterable[str]) -> Iterator[Metric]:
         for name in names:
