@@ -22,5 +22,9 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The Debian package starts a system Prometheus on :9090; tests start their own.
 systemctl disable --now prometheus >/dev/null 2>&1 || pkill -x prometheus || true
-# Likewise the brokers' system services: the tests start their own on ports of their own.
-systemctl disable --now rabbitmq-server redis-server >/dev/null 2>&1 || true
+# Likewise the brokers' and PostgreSQL's system services (RabbitMQ's would listen on every
+# interface): the tests start their own, on loopback and ports of their own.
+for svc in rabbitmq-server redis-server postgresql; do
+  systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
+done
+pkill -x epmd >/dev/null 2>&1 || true
