@@ -20,9 +20,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SITECHECK_CONFIG_DIR=/config
 
 # Installed from a copy of the source that is removed again: the image carries the package
-# (with its bundled rule set, word lists and dashboards), not the checkout.
+# (with its bundled rule set, word lists and dashboards), not the checkout; with the PostgreSQL
+# driver, so the same image serves as a worker of a distributed deployment (docs/distributed.md).
 COPY . /tmp/sitecheck-src
-RUN python -m pip install --root-user-action=ignore /tmp/sitecheck-src \
+RUN python -m pip install --root-user-action=ignore "/tmp/sitecheck-src[postgresql]" \
     && rm -rf /tmp/sitecheck-src \
     && useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin sitecheck \
     && mkdir -p /data /config/sites \
