@@ -15,8 +15,8 @@ small sites on 127.0.3.x, each with its own polite delay (tests/servers/farm.py)
 * PostgreSQL restarted in the middle of a night: the workers reconnect and the night completes.
 * Redis as the broker: the same night completes, once per site.
 
-SITECHECK_DRILL_SITES sets the province's size (default DEFAULT_SITES, at least 59; the issue's
-200 takes about three times as long).
+SITECHECK_DRILL_SITES sets the province's size (default DEFAULT_SITES, the issue's 200; at least
+59, which the fault drills use: a smaller province is quicker to try things on).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from tests.servers.farm import Farm, farm_sites
 
 pytestmark = pytest.mark.e2e
 
-DEFAULT_SITES = 60
+DEFAULT_SITES = 200
 SITES = int(os.environ.get("SITECHECK_DRILL_SITES") or DEFAULT_SITES)
 SLOW = 4  # sites that take several seconds: the faults strike during them
 PROVINCE, TWICE, KILLED, RESTARTED, ON_REDIS, DB_RESTARTED = (date(2026, 12, d) for d in range(1, 7))
