@@ -1,4 +1,4 @@
-"""The disk frontier (crawler/frontier.py): requests come back as they went in."""
+"""The frontier (crawler/frontier.py): requests come back as they went in, in order, from memory or disk."""
 
 from __future__ import annotations
 
@@ -44,9 +44,15 @@ def _spider_request(spider, url: str, method: str, **fetch) -> scrapy.Request:
                           meta=meta, dont_filter=True, priority=3)
 
 
+def _disk_only(crawler, path) -> CompactFifoDiskQueue:
+    queue = CompactFifoDiskQueue(crawler, str(path))
+    queue.MEMORY_REQUESTS = 0  # every request takes the disk form
+    return queue
+
+
 def test_spider_requests_round_trip_with_the_same_safe_url(tmp_path):
     crawler = _Crawler()
-    queue = CompactFifoDiskQueue(crawler, str(tmp_path / "q"))
+    queue = _disk_only(crawler, tmp_path / "q")
     pushed = [_spider_request(crawler.spider, url, "GET", depth=2,
                               sent=Sent(safe_url_string(url), "GET", 2, ("http://127.0.0.1:8080/old",)))
               for url in URLS]
@@ -68,7 +74,7 @@ def test_spider_requests_round_trip_with_the_same_safe_url(tmp_path):
 
 def test_other_requests_take_scrapys_generic_form(tmp_path):
     crawler = _Crawler()
-    queue = CompactFifoDiskQueue(crawler, str(tmp_path / "q"))
+    queue = _disk_only(crawler, tmp_path / "q")
     retry = _spider_request(crawler.spider, URLS[2], "HEAD").replace(
         meta={**_spider_request(crawler.spider, URLS[2], "HEAD").meta, "retry_times": 1},
         headers={"X-Test": "1"})
@@ -78,3 +84,46 @@ def test_other_requests_take_scrapys_generic_form(tmp_path):
     assert back.meta["retry_times"] == 1 and back.headers.get("X-Test") == b"1"
     assert back.meta["sc"] == retry.meta["sc"]
     queue.close()
+
+
+def _numbered(spider, n: int) -> scrapy.Request:
+    url = f"http://127.0.0.1:8080/p{n}.html"
+    return _spider_request(spider, url, "GET", sent=Sent(url, "GET"))
+
+
+def test_a_short_frontier_stays_in_memory_and_touches_no_disk(tmp_path):
+    crawler = _Crawler()
+    queue = CompactFifoDiskQueue(crawler, str(tmp_path / "q"))
+    pushed = [_numbered(crawler.spider, n) for n in range(CompactFifoDiskQueue.MEMORY_REQUESTS)]
+    for request in pushed:
+        queue.push(request)
+    assert len(queue) == len(pushed)
+    assert queue.peek() is pushed[0]
+    assert [queue.pop() for _ in pushed] == pushed  # the very objects, in order
+    assert queue.pop() is None and len(queue) == 0
+    queue.close()
+    assert not (tmp_path / "q").exists()
+
+
+def test_beyond_the_memory_part_requests_spill_to_disk_in_order(tmp_path):
+    crawler = _Crawler()
+    queue = CompactFifoDiskQueue(crawler, str(tmp_path / "q"))
+    queue.MEMORY_REQUESTS = 3
+    urls = []
+    popped = []
+    n = 0
+    # Pushes and pops interleaved, so new requests arrive while older ones are on disk and while
+    # the memory part is being drained: the order must still be first in, first out.
+    for pushes, pops in ((5, 2), (4, 4), (1, 0), (6, 3)):
+        for _ in range(pushes):
+            queue.push(_numbered(crawler.spider, n))
+            urls.append(f"http://127.0.0.1:8080/p{n}.html")
+            n += 1
+        popped += [queue.pop().url for _ in range(pops)]
+        assert len(queue) == len(urls) - len(popped)
+    assert (tmp_path / "q").is_dir()  # the spill went to disk
+    while (request := queue.pop()) is not None:
+        popped.append(request.url)
+    assert popped == urls
+    queue.close()
+    assert not (tmp_path / "q").exists()  # drained: its files and directory are gone
