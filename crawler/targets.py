@@ -119,8 +119,8 @@ class RemoteRecorder:
     """
 
     lends_pages = True
-    # Pages out at once (docs/performance.md has the measurements behind 16).
-    PAGES_LENT = 16
+    # Pages out at once (docs/performance.md has the measurements behind 32).
+    PAGES_LENT = 32
 
     def __init__(self, store, site, *, clock, run_id: int | None = None):
         self.store, self.site, self.clock = store, site, clock
@@ -372,15 +372,14 @@ def serve(site, recorder, inbox, out) -> None:
             target, page = target_from_state(tstate), page_from_state(state)
             distinct = read_page(page, base_url, rules)
             extra["title"] = page.title
+            # The links go back before the checks run: the crawl follows them meanwhile.
+            send_message(out, ("read", token, None if distinct is None else replied.new(distinct)))
+            out.flush()
             if distinct is None:
                 target.reason = Reason.SOFT_404
                 recorder.record(target, extra)
-                links = None
             else:
                 recorder.record(target, extra, page, occurrences(distinct, page.url, page.is_homepage))
-                links = replied.new(distinct)
-            send_message(out, ("read", token, links))
-            out.flush()
         elif kind == "crawl":
             recorder.record_crawl(message[1], message[2])
         elif kind == "finish":
