@@ -8,8 +8,9 @@ lists (found with the board's own selectors, as checks/interaction.py reads them
 board's further list pages are requested at high priority whatever their depth, up to
 `max_message_pages` per board.  They are ordinary page requests: the same politeness gate,
 scope, address guard and trap rules apply.  A message the crawl met first on some other page and
-left there for its limits is not asked for again (the spider keeps no record of what its limits
-turned away); the interaction check lists it among the board's `unread_pages`.
+turned away there for its limits is asked for when its board lists it (the spider remembers what
+its limits turned away, on sites with boards); what the cap leaves unread the interaction check
+lists among the board's `unread_pages`.
 """
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ class BoardPages:
         return None
 
     def wanted(self, board: Board, tree, base_url: str, distinct: Iterable[tuple[str, str, Element]],
-               seen: set[str]) -> list[str]:
+               taken: Callable[[str], bool]) -> list[str]:
         """The normalised URLs of the messages this list page lists and of the board's other list pages
-        it links, not seen before, as many as the board's cap still allows (messages first)."""
+        it links, not `taken` by the crawl already (requested, or on their way), as many as the board's
+        cap still allows (messages first)."""
         room = board.cap - len(board.requested)
         if room <= 0:
             return []
@@ -74,7 +76,7 @@ class BoardPages:
         found.extend(url for url, _text, _element in distinct if is_list_page(board.url, url))
         out: list[str] = []
         for url in found:
-            if url in seen or url in board.requested:
+            if url in board.requested or taken(url):
                 continue
             board.requested.add(url)
             out.append(url)

@@ -87,6 +87,9 @@ class SiteSpider(scrapy.Spider):
         self._closing: asyncio.Future | None = None
         self.homepages = {normalize(h.url, self.session_params): h.key for h in site.hosts}
         self.boards = BoardPages.for_site(site, self._normalise)
+        # Page URLs the crawl's limits turned away (kept only when the site has boards): a board's
+        # list page may still ask for them (crawler/boards.py).
+        self.turned_away: set[str] | None = set() if self.boards.boards else None
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -188,10 +191,10 @@ class SiteSpider(scrapy.Spider):
         if host_key is not None and self.walls.given_up(host_key):
             return None  # the host walled the crawl off: nothing more is asked of it
         if kind == TargetKind.PAGE:
-            if depth > self.crawl_opts.max_depth:
+            if depth > self.crawl_opts.max_depth or self.pages_scheduled >= self.crawl_opts.max_pages:
+                if self.turned_away is not None:
+                    self.turned_away.add(link_url)
                 return None  # beyond the crawl's horizon: neither fetched nor judged
-            if self.pages_scheduled >= self.crawl_opts.max_pages:
-                return None
             if self.trap.refusal(link_url):
                 return None  # counted by the guard, reported once per URL shape
             self.pages_scheduled += 1
@@ -389,13 +392,16 @@ class SiteSpider(scrapy.Spider):
         """A board's list page: its messages and further list pages are requested first, whatever
         max_depth and max_pages say, up to the board's cap (crawler/boards.py); the scope, trap
         and wall rules still apply."""
-        for url in self.boards.wanted(board, page.tree, page.final_url, distinct, self.seen):
+        turned_away = self.turned_away
+        taken = (lambda url: url in self.seen and url not in turned_away)
+        for url in self.boards.wanted(board, page.tree, page.final_url, distinct, taken):
             host_key = self._host_key(url)
             if host_key is None or self.walls.given_up(host_key) or kind_of(url, Element.A, True) != TargetKind.PAGE:
                 continue  # off the configured hosts, walled off, or a file: left to the ordinary rules
             if self.trap.refusal(url):
                 continue
             self.seen.add(url)
+            turned_away.discard(url)
             self.pages_scheduled += 1
             self._schedule(self._request(Fetch(url, TargetKind.PAGE, host_key, fetch.depth + 1), Sent(url, "GET"),
                                          priority=BOARD_PRIORITY))

@@ -3,7 +3,8 @@
 The board's list pages show only 留言时间 and 状态; the reply date is on each message's own page.
 The crawl's max_depth reaches the board's first list page and nothing below it, and its max_pages
 is spent on the homepage's four pages, yet every message of the uncapped board is fetched (one
-answered after 120 days is found as interaction.late_reply), the capped board costs exactly its
+answered after 120 days is found as interaction.late_reply; one the homepage links too, turned
+away there by max_pages, is fetched when its board lists it), the capped board costs exactly its
 cap in message requests, and the rest of the site still stops at max_depth and max_pages.
 Counted at the server.
 """
@@ -33,6 +34,7 @@ ZXLY = {1: (5, 2), 2: (30, 4), 3: (60, None), 4: (100, 6), 5: (200, 120), 6: (22
 # Board 主任信箱, capped at four message pages: one list page of ten.
 ZRXX = {n: (10 + n, 2) for n in range(1, 11)}
 ZRXX_CAP = 4
+TURNED_AWAY = "detail_8.html"  # linked from the homepage too, past max_pages there
 
 
 def _html(title: str, body: str) -> bytes:
@@ -70,9 +72,13 @@ def crawl(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("boards")
     server = RecordingServer([HOST])
     base = server.base(HOST)
+    # The homepage also links the board's last message (as a "latest messages" box would): met there
+    # first, it is turned away by max_pages (the homepage's other three links use it up), and must
+    # still be read when its board lists it.
     server.route(HOST, "/", body=_html("首页", "<a href='/hdjl/zxly/index.html'>咨询留言</a>"
                                               "<a href='/hdjl/zrxx/index.html'>主任信箱</a>"
-                                              "<a href='/gzdt/index.html'>工作动态</a>"))
+                                              "<a href='/gzdt/index.html'>工作动态</a>"
+                                              f"<a href='/hdjl/zxly/{TURNED_AWAY}'>最新留言</a>"))
     server.route(HOST, "/gzdt/index.html", body=_html("工作动态", "<a href='/gzdt/a1.html'>一篇动态</a>"))
     server.route(HOST, "/gzdt/a1.html", body=_html("一篇动态", "动态"))
     _routes(server, "/hdjl/zxly/", ZXLY, 3)
@@ -115,6 +121,14 @@ def test_every_message_of_the_board_is_read_beyond_max_depth(crawl):
     assert all(asked[p] == 1 for p in zxly)
     stats = crawl["stats"]["咨询留言"]
     assert (stats["count"], stats["answered"], stats["late"], stats["reply_date_unknown"]) == (8, 7, 1, 0)
+
+
+def test_a_message_the_limits_turned_away_elsewhere_is_read_when_its_board_lists_it(crawl):
+    asked = [h.path for h in crawl["hits"] if h.method == "GET"]
+    assert asked.count(f"/hdjl/zxly/{TURNED_AWAY}") == 1
+    # The board asked for it, after its list page: the homepage's link did not.
+    assert asked.index(f"/hdjl/zxly/{TURNED_AWAY}") > asked.index("/hdjl/zxly/index_2.html")
+    assert crawl["stats"]["咨询留言"]["unread_pages"] == []
 
 
 def test_the_late_reply_is_found_on_the_message_page(crawl):
@@ -176,6 +190,6 @@ def test_wanted_takes_listed_messages_and_list_pages_within_the_cap(tmp_path):
                 ("http://a.gov.cn/about.html", "关于", Element.A)]
     seen = {"http://a.gov.cn/hdjl/d2.html"}  # already requested by the crawl
     base = "http://a.gov.cn/hdjl/index.html"
-    assert boards.wanted(board, tree, base, distinct, seen) == [
+    assert boards.wanted(board, tree, base, distinct, seen.__contains__) == [
         "http://a.gov.cn/hdjl/d1.html", "http://a.gov.cn/hdjl/d3.html", "http://a.gov.cn/hdjl/index_1.html"]
-    assert boards.wanted(board, tree, base, distinct, set()) == []  # the cap is used up
+    assert boards.wanted(board, tree, base, distinct, lambda url: False) == []  # the cap is used up
