@@ -1,13 +1,13 @@
 """Decoding pages whatever the server says.
 
-Scrapy (w3lib) already decodes GBK/GB2312 as GB18030 and prefers the HTTP
-header, then a BOM, then the <meta> charset.  What it hides is a lie: a header
-that says UTF-8 over a GBK body decodes "successfully" into replacement
-characters.  So we re-check strictly, fall back to the <meta> charset when the
-header is wrong, and report what we found.  When nothing declares another charset
-(or the <meta> repeats the header's UTF-8) and the bytes are not UTF-8, they are
-tried as GB18030, the superset of the GBK and GB2312 that Chinese sites' older
-templates write: accepted when they decode strictly into mostly Chinese text.
+Scrapy (w3lib) prefers the HTTP header, then a BOM, then the <meta> charset.
+What it hides is a lie: a header that says UTF-8 over a GBK body decodes
+"successfully" into replacement characters.  So we re-check strictly, fall back
+to the <meta> charset when the header is wrong, and report what we found.  When
+nothing declares another charset (or the <meta> repeats the header's UTF-8) and
+the bytes are not UTF-8, they are tried as GB18030, the superset of the GBK and
+GB2312 that Chinese sites' older templates write: accepted when they decode
+strictly into mostly Chinese text.  A GBK or GB2312 label is read as GB18030 too.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ import re
 from w3lib.encoding import html_body_declared_encoding, resolve_encoding
 
 _UTF8 = frozenset({"utf-8", "utf8"})
+# Labels whose pages are decoded as GB18030, their superset: editors write rare characters (人名用字 such as
+# 䶮) that Python's narrower gbk table rejects, and w3lib 2.6 resolves gb2312 to gbk, not gb18030.
+_GB_FAMILY = frozenset({"gb2312", "gbk", "cp936", "ms936", "gb_2312-80", "x-gbk", "euc-cn"})
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _CHINESE = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 
@@ -34,13 +37,15 @@ def decode_page(body: bytes, scrapy_encoding: str, scrapy_text) -> tuple[str, st
     `scrapy_text` is called only when the strict decode fails: on clean pages the
     body is decoded once, not twice.
     """
+    encoding = _superset(scrapy_encoding)
     try:
-        return strict_decode(body, scrapy_encoding), scrapy_encoding, ""
+        return strict_decode(body, encoding), encoding, ""
     except (UnicodeDecodeError, LookupError):
         pass
     declared = html_body_declared_encoding(body[:4096])
     declared = resolve_encoding(declared) if declared else None
-    if declared and declared != scrapy_encoding:
+    declared = _superset(declared) if declared else None
+    if declared and declared != encoding:
         try:
             text = codecs.decode(body, declared, "strict")
             return text, declared, f"mismatch: served as {scrapy_encoding}, the page is {declared}"
@@ -51,6 +56,10 @@ def decode_page(body: bytes, scrapy_encoding: str, scrapy_text) -> tuple[str, st
         if text is not None:
             return text, "gb18030", f"mismatch: served as {scrapy_encoding}, the page is gb18030"
     return scrapy_text(), scrapy_encoding, f"invalid: bytes that are not valid {scrapy_encoding}"
+
+
+def _superset(encoding: str) -> str:
+    return "gb18030" if encoding.lower() in _GB_FAMILY else encoding
 
 
 def _as_gb18030(body: bytes) -> str | None:

@@ -360,6 +360,19 @@ def test_binary_garbage_under_utf8_stays_invalid_not_gbk():
     assert (encoding, problem) == ("utf-8", "invalid: bytes that are not valid utf-8")
 
 
+def test_gbk_and_gb2312_labels_are_read_as_gb18030():
+    # Labelled gb2312, written with a character GBK lacks (䶮, a name character) as editors save them;
+    # w3lib 2.6 resolves gb2312 to the narrower gbk, which would call the page invalid.
+    body = '<html><head><meta charset="gb2312"></head><body><p>刘䶮 喆</p></body></html>'.encode("gb18030")
+    for served in ("gbk", "gb2312", "GBK"):
+        text, encoding, problem = decode_page(body, served, lambda: body.decode(served, "replace"))
+        assert (encoding, problem, "刘䶮 喆" in text) == ("gb18030", "", True)
+    # Served as UTF-8: the <meta>'s gb2312 decides, read as GB18030 and reported.
+    text, encoding, problem = decode_page(body, "utf-8", lambda: body.decode("utf-8", "replace"))
+    assert (encoding, problem, "刘䶮 喆" in text) == (
+        "gb18030", "mismatch: served as utf-8, the page is gb18030", True)
+
+
 
 def test_trs_pager_written_by_document_write_on_a_real_page(real_page):
     _site, page = real_page("ordos_trs_countpage")
