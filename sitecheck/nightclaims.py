@@ -68,9 +68,11 @@ class NightClaims:
         return cur.rowcount == 1
 
     @writes
-    def claim_night(self: Store, site: str, night: date, worker: str, stale_after_s: float) -> int | None:
+    def claim_night(self: Store, site: str, night: date, worker: str, stale_after_s: float,
+                    config_digest: str = "") -> int | None:
         """Start the night's crawl of `site` for `worker`: the new run's id, or None when another
-        worker holds a live claim or the night is done."""
+        worker holds a live claim or the night is done.  `config_digest`: the site file's, as
+        `start_run` records it (which site file the night was crawled with)."""
         self.recover_interrupted()
         with self._night_tx():
             self._enqueue(site, night)
@@ -83,7 +85,7 @@ class NightClaims:
                 return None
             if old_run is not None:
                 self._give_up_run(old_run)
-            run_id = self._insert_run(site, "", now, night)
+            run_id = self._insert_run(site, config_digest, now, night)
             self.db.execute(
                 "UPDATE nights SET state = 'running', run_id = ?, worker = ?, heartbeat_at = ?, "
                 "attempts = attempts + 1, finished_at = NULL WHERE site = ? AND night = ?",

@@ -18,6 +18,7 @@ import pytest
 
 from sitecheck.distributed.crawl import crawl_night
 from sitecheck.distributed.dispatch import Sweeper, dispatch, night_of
+from sitecheck.config.inventory import find_site
 from sitecheck.store import Store
 from tests.servers.farm import Farm, farm_sites
 
@@ -73,6 +74,9 @@ def test_a_night_is_crawled_once_however_often_its_task_arrives(farm, db):
     assert (state.state, state.run_id, state.run_status, state.attempts, state.worker) == (
         "done", first.run_id, "complete", 1, "w1")
     assert farm.homepage_gets()[site.key] == 1
+    # The run records which site file the night was crawled with, as `sitecheck run` does.
+    with Store(db) as store:
+        assert store.run(first.run_id).config_digest == find_site(site.key, farm.config_dir).digest != ""
 
 
 def test_a_worker_whose_claim_was_taken_over_stops_its_crawl(farm, db):

@@ -74,7 +74,7 @@ def crawl_night(store: Any, site_key: str, night: date, *, db: str, config_dir: 
         site = find_site(site_key, user_config_dir(config_dir))
     except ConfigError as exc:
         return _unloadable(store, site_key, night, worker, stale_after_s, str(exc))
-    run_id = store.claim_night(site_key, night, worker, stale_after_s)
+    run_id = store.claim_night(site_key, night, worker, stale_after_s, config_digest=site.digest)
     if run_id is None:
         log.info("site %s, night %s: claimed by another worker or done; not crawling", site_key, night)
         return Outcome(site_key, night, None, "skipped")
