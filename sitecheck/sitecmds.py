@@ -94,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sitecheck.summary import format_summary
 
     global crawl_done
-    sites = all_sites(args) if args.all else [site_from_args(args)]
+    sites = user_sites(args, "--all") if args.all else [site_from_args(args)]
     fail_on = Severity.parse(args.fail_on)
     stores = [open_store(args) for _ in sites]  # one connection per crawl: each has its own run
     try:
@@ -124,10 +124,6 @@ def claimed_run(store, sites: list[SiteConfig], run_id: int) -> int:
         found = "no such run" if run is None else f"run of site {run.site!r}, {run.status}"
         raise UsageError(f"--claimed-run {run_id}: not a running run of site {sites[0].key!r} ({found})")
     return run_id
-
-
-def all_sites(args: argparse.Namespace) -> list[SiteConfig]:
-    return user_sites(args, "--all")
 
 
 # --- check-config and init --------------------------------------------------------------------

@@ -206,6 +206,7 @@ def find_site(key: str, config_dir: Path) -> SiteConfig:
     if path.exists():
         return load_site(path)
     inventory = inventory_path(config_dir)
+    rows: list[SiteConfig] = []
     if inventory is not None:
         rows, errors = load_inventory(inventory)
         for site in rows:
@@ -218,7 +219,7 @@ def find_site(key: str, config_dir: Path) -> SiteConfig:
     if bundled.exists():
         return load_site(bundled)
     known = sorted({p.stem for d in (Path(config_dir), bundled_config_dir()) for p in site_files(d)}
-                   | ({s.key for s in load_inventory(inventory)[0]} if inventory else set()))
+                   | {s.key for s in rows})
     raise ConfigError(path, None, "", f"no site file for site {key!r}",
                       "known sites: " + (", ".join(known) or "none")
                       + "; write one with 'sitecheck init', or pass --config PATH")

@@ -8,7 +8,7 @@ import os
 import socket
 from datetime import date, datetime, timezone
 
-from sitecheck.cmdline import EXIT_OK, UsageError
+from sitecheck.cmdline import EXIT_OK, UsageError, user_sites
 
 log = logging.getLogger("sitecheck.distributed")
 
@@ -73,15 +73,13 @@ def register(sub, common) -> None:
 def cmd_dispatch(args: argparse.Namespace) -> int:
     from kombu.exceptions import OperationalError as BrokerError
 
-    from sitecheck.sitecmds import all_sites
-
     from .app import make_app
     from .dispatch import celery_sender, dispatch, night_of
     from .tasks import open_db
 
     if args.all == bool(args.site):
         raise UsageError("name the sites to dispatch: --site KEY (repeatable) or --all")
-    keys = [s.key for s in all_sites(args)] if args.all else _known_sites(args)
+    keys = [s.key for s in user_sites(args, "--all")] if args.all else _known_sites(args)
     night = args.night or night_of()
     app = make_app(args.broker)
     with open_db(args.db) as store:

@@ -27,15 +27,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sitecheck.cmdline import python_module
+from sitecheck.cmdline import EXIT_USAGE
 from sitecheck.config import ConfigError, SiteConfig, user_config_dir
 from sitecheck.config.inventory import find_site
-from sitecheck.probe.scheduler import spawn_crawl, stderr_tail
+from sitecheck.probe.scheduler import crawl_command as scheduled_crawl_command, spawn_crawl, stderr_tail
 
 log = logging.getLogger("sitecheck.distributed")
 
 STOP_GRACE_S = 10.0  # a stopped crawl closes its run within this, or is killed
-EXIT_USAGE = 2
 
 
 @dataclass(frozen=True)
@@ -55,10 +54,9 @@ def worker_name() -> str:
 
 
 def crawl_command(site: SiteConfig, db: str, run_id: int) -> list[str]:
-    """The child: `sitecheck run` into the claimed run, under sitecheck.probe.scheduler's wrapper,
-    which has the kernel stop it (SIGTERM) when this process dies."""
-    return [*python_module("sitecheck.probe.scheduler"), str(os.getpid()), "run", *site.locator(), "--db", db,
-            "--progress", "off", "--claimed-run", str(run_id)]
+    """The child: the scheduler's crawl child (`sitecheck run` under a wrapper that has the kernel
+    stop it when this process dies), recording into the claimed run."""
+    return [*scheduled_crawl_command(site, db), "--claimed-run", str(run_id)]
 
 
 def crawl_night(store: Any, site_key: str, night: date, *, db: str, config_dir: str | Path | None = None,
