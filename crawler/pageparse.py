@@ -13,8 +13,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lxml import etree
-
 from sitecheck import platforms
 from sitecheck.model import ELEMENT_VALUE, Element, Link, Page
 
@@ -22,10 +20,6 @@ from .classify import is_soft404, soft404_matcher
 from .extract import extract_links
 from .pagination import pagination_urls
 from .urls import normalize
-
-_TITLE = etree.XPath("(//title)[1]//text()")  # compiled once: tree.xpath(str) compiles on every call
-_ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
-_HEADINGS = etree.XPath("//h1//text()|//h2//text()")
 
 
 @dataclass(slots=True)
@@ -47,12 +41,6 @@ class PageRules:
                    frozenset(p.lower() for p in crawl.session_params), profile and profile.extra_urls)
 
 
-def page_title(tree) -> str:
-    """The title a browser shows: the first <title> only (a second one in the body is text), with
-    runs of ASCII whitespace folded and full-width spaces (U+3000) kept as written."""
-    return _ASCII_SPACE.sub(" ", "".join(_TITLE(tree))).strip(" ")[:300]
-
-
 def read_page(page: Page, base_url: str, rules: PageRules) -> list[tuple[str, str, Element]] | None:
     """Set `page.title` and `page.links`; the page's distinct links, or None for a soft-404 page.
 
@@ -60,12 +48,11 @@ def read_page(page: Page, base_url: str, rules: PageRules) -> list[tuple[str, st
     wins, excluded URLs and URLs we never fetch left out.  ~50 links a page, a
     million in a large crawl: the loop is kept lean on purpose.
     """
-    tree = page.tree
-    page.title = page_title(tree)
-    headings = " ".join(_HEADINGS(tree))[:500]
-    if is_soft404(rules.soft404, page.title + " " + headings, page.visible_text):
+    reading = page.reading
+    page.title = reading.title
+    if is_soft404(rules.soft404, reading.title + " " + reading.headings, page.visible_text):  # cached: sent along
         return None
-    links = extract_links(tree, base_url)
+    links = extract_links(reading, base_url)
     if rules.follow_pagination and "(" in page.html:
         links.extend(Link(u, "", Element.PAGINATION) for u in pagination_urls(page.html, base_url))
     if rules.extra_urls is not None:  # e.g. a column's list service, fetched as one more page of the list

@@ -159,8 +159,8 @@ class Page:
     """A crawled HTML page on a configured host, decoded, with its links.
 
     `html` is the decoded markup (GBK pages already decoded via GB18030).  The
-    lazily computed views (`tree`, `meta`, `visible_text`) are cached so several
-    checks share one parse.
+    lazily computed views (`reading`, `tree`, `meta`, `visible_text`) are cached so
+    several checks share one parse.
     """
 
     url: str
@@ -188,8 +188,15 @@ class Page:
             self.final_url = self.url
 
     @cached_property
+    def reading(self):
+        """Title, headings, visible text and links as a browser reads them (sitecheck.htmltext.read_markup)."""
+        from sitecheck.htmltext import read_markup
+
+        return read_markup(self.html)
+
+    @cached_property
     def tree(self):
-        """lxml HTML tree, read as a browser reads the markup (sitecheck.htmltext.parse_document)."""
+        """lxml HTML tree, for the checks that look at a page's structure (sitecheck.htmltext.parse_document)."""
         from sitecheck.htmltext import parse_document
 
         return parse_document(self.html)
@@ -208,9 +215,7 @@ class Page:
     @cached_property
     def visible_text(self) -> str:
         """Text a reader sees: scripts, styles and comments removed, whitespace folded."""
-        from sitecheck.htmltext import visible_text
-
-        return visible_text(self.tree)
+        return self.reading.text
 
 
 @dataclass(slots=True)

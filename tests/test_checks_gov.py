@@ -87,9 +87,9 @@ def page(url: str, body: str, host_key: str = "portal", is_homepage: bool = Fals
 def crawled(url: str, html: str, host_key: str = "portal", is_homepage: bool = False) -> Page:
     """A page as the crawler hands it over: decoded HTML plus its links, read by the crawler's code.
 
-    The links are read from a copy: a page from the main process reaches the checks without its tree.
+    The links are read from a copy: a page from the main process reaches the checks without its reading.
     """
-    links = extract_links(Page(url=url, html=html, host_key=host_key).tree, url)
+    links = extract_links(Page(url=url, html=html, host_key=host_key).reading, url)
     return Page(url=url, html=html, host_key=host_key, is_homepage=is_homepage, links=links)
 
 

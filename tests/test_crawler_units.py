@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from sitecheck.crawler.classify import DEFAULT_SOFT404_PATTERNS, is_soft404, reason_for_status, soft404_matcher
 from sitecheck.crawler.extract import extract_links
+from sitecheck.htmltext import read_markup
 from sitecheck.crawler.pagination import MAX_PAGES, pagination_urls
 from sitecheck.crawler.urls import TrapGuard, kind_of, normalize
 from sitecheck.model import Element, Reason, TargetKind
@@ -75,7 +76,7 @@ def test_pagination_never_raises(text, base):
 
 
 def _tree(html: str):
-    return lxml.html.document_fromstring(html)
+    return read_markup(html)
 
 
 def test_extract_links_elements_text_hidden_and_base():

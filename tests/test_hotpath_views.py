@@ -6,93 +6,120 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin
 
-import lxml.html
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lxml import etree
+from selectolax.lexbor import LexborHTMLParser
 
 from sitecheck.checks.words import _hidden_anchors
 from sitecheck.crawler.classify import DEFAULT_SOFT404_PATTERNS, soft404_matcher
-from sitecheck.crawler.extract import HIDING_STYLE, extract_links
+from sitecheck.crawler.extract import extract_links
 from sitecheck.crawler.pageparse import PageRules, read_page
 from sitecheck.crawler.pagination import pagination_urls
-from sitecheck.htmltext import _walk, visible_text
+from sitecheck.htmltext import HIDING_STYLE, read_markup
 from sitecheck.model import Element, Link, Page
 
 _INVISIBLE = ("script", "style", "noscript", "template", "head", "title")
 
 
-def _tree(html: str):
-    return Page(url="http://a.gov.cn/d/p.html", html=html, host_key="h").tree
+def _reading(html: str):
+    return Page(url="http://a.gov.cn/d/p.html", html=html, host_key="h").reading
 
 
-def _reference_text(tree) -> str:
-    """The definition: text nodes outside the invisible elements, joined by spaces, whitespace folded."""
-    return re.sub(r"\s+", " ", _walk(tree)).strip()
+def _children(node):
+    child = node.child
+    while child is not None:
+        yield child
+        child = child.next
 
 
-def _reference_links(tree, base_url: str) -> list[tuple]:
-    """The links as the one-XPath-per-question version read them."""
-    base = tree.xpath("//base/@href")
+def _reference_text(html: str) -> str:
+    """The definition: the document's text nodes outside the invisible elements, in document order,
+    joined by spaces, whitespace folded; walked node by node from the parser's tree."""
+    parts: list[str] = []
+
+    def walk(node):
+        for child in _children(node):
+            if child.is_text_node:
+                parts.append(child.text_content or "")
+            elif child.is_element_node and child.tag not in _INVISIBLE:
+                walk(child)
+
+    walk(LexborHTMLParser(html).root)
+    return re.sub(r"\s+", " ", " ".join(parts)).strip()
+
+
+def _reference_links(html: str, base_url: str) -> list[tuple]:
+    """The links as a walk of every element, with each anchor's ancestors looked up one by one."""
+    doc = LexborHTMLParser(html)
+    elements = [n for n in doc.root.traverse() if n.is_element_node]
+    base = [n.attrs.get("href") for n in elements if n.tag == "base" and n.attrs.get("href") is not None]
     if base:
         base_url = urljoin(base_url, base[0].strip())
-    # Hidden: inside (or being) an element whose inline style or `hidden` attribute hides it.
-    hidden = {a for el in tree.xpath("//*[@style]|//*[@hidden]")
-              if el.get("hidden") is not None or HIDING_STYLE.search(el.get("style"))
-              for a in el.xpath("descendant-or-self::a[@href]")}
+
+    def hides(el) -> bool:
+        return "hidden" in el.attrs or bool(HIDING_STYLE.search(el.attrs.get("style") or ""))
+
+    def hidden(el) -> bool:
+        while el is not None and el.is_element_node:
+            if hides(el):
+                return True
+            el = el.parent
+        return False
+
     out = []
-    for el in tree.xpath("//a[@href]|//area[@href]|//img[@src]|//iframe[@src]|//frame[@src]|//script[@src]"
-                         "|//link[@href]"):
-        raw = (el.get("src" if el.tag in ("img", "iframe", "frame", "script") else "href") or "").strip()
+    for el in elements:
+        attr = {"a": "href", "area": "href", "link": "href", "img": "src", "iframe": "src", "frame": "src",
+                "script": "src"}.get(el.tag)
+        if attr is None or el.attrs.get(attr) is None:
+            continue
+        raw = el.attrs.get(attr).strip()
         if not raw or raw.lower().startswith(("javascript:", "mailto:", "tel:", "data:", "#", "about:", "file:",
                                               "ftp:")):
             continue
-        if el.tag == "link" and (el.get("rel") or "").lower() in ("dns-prefetch", "preconnect", "canonical",
-                                                                  "alternate"):
+        if el.tag == "link" and (el.attrs.get("rel") or "").lower() in ("dns-prefetch", "preconnect", "canonical",
+                                                                        "alternate"):
             continue
         if el.tag in ("a", "area"):
-            text = el.get("title") or el.text_content()
+            text = el.attrs.get("title") or el.text(deep=True)
         elif el.tag == "img":
-            text = el.get("alt") or el.get("title") or ""
+            text = el.attrs.get("alt") or el.attrs.get("title") or ""
         else:
             text = ""
-        out.append((urljoin(base_url, raw), " ".join(text.split())[:200], el in hidden))
+        out.append((urljoin(base_url, raw), " ".join(text.split())[:200], el.tag == "a" and hidden(el)))
     return out
 
 
 # --- visible text ----------------------------------------------------------------------------------
 
 def test_visible_text_skips_invisible_subtrees_and_keeps_tails():
-    tree = _tree("""<html><head><title>标题</title><style>p{}</style><script>var a</script></head><body>
-        一<script>var b</script>二<style>.x{}</style>三<noscript><p>无<b>脚本</b></p></noscript>四
+    reading = _reading("""<html><head><title>标题</title><style>p{}</style><script>var a</script></head><body>
+        一<script src="/s.js">var b</script>二<style>.x{}</style>三<noscript><p>无<b>脚本</b></p></noscript>四
         <template><div>模板</div></template>五<!-- 注释 -->六<?php echo 1 ?>七
         <svg><title>图题</title><text>图文</text></svg><p>甲<span>乙</span>丙</p>\u3000全角\xa0空格\t制表
         </body></html>""")
-    before = etree.tostring(tree)
-    assert visible_text(tree) == "一 二 三 四 五 六 七 图文 甲 乙 丙 全角 空格 制表"
-    assert etree.tostring(tree) == before  # the tree is shared by the checks: never modified
+    assert reading.text == "一 二 三 四 五 六 七 图文 甲 乙 丙 全角 空格 制表"
+    # the title and the links are read before the invisible elements are dropped from the text
+    assert reading.title == "标题" and [link.value for link in reading.links] == ["/s.js"]
 
 
 def test_visible_text_of_empty_and_text_only_pages():
-    assert visible_text(_tree("")) == ""
-    assert visible_text(_tree("<html><head><title>t</title></head></html>")) == ""
-    assert visible_text(_tree("  just\n text ")) == "just text"
+    assert read_markup("").text == ""
+    assert read_markup("<html><head><title>t</title></head></html>").text == ""
+    assert read_markup("  just\n text ").text == "just text"
 
 
-def test_visible_text_walks_trees_too_deep_for_xslt():
-    root = etree.Element("html")
-    el = etree.SubElement(root, "body")
-    for i in range(4000):  # libxslt gives up at 3,000 nested templates; the parser never builds this
-        el = etree.SubElement(el, "script" if i == 3999 else "div")
-        el.text = f"t{i}"
-    assert visible_text(root) == " ".join(f"t{i}" for i in range(3999))
+def test_deeply_nested_markup_reads_whole():
+    # hostile markup: the parser keeps every level (libxml2 stopped at 256) and reading never recurses
+    html = "".join(f"<div>t{i}" for i in range(5000)) + "<script>x</script>" + "</div>" * 5000
+    reading = read_markup(html + '<a href="/end">end</a>')
+    assert reading.text == " ".join(f"t{i}" for i in range(5000)) + " end"
+    assert [link.value for link in reading.links] == ["/end"]
 
 
-def test_visible_text_of_a_subtree_includes_its_tail():
-    tree = _tree("<html><body><div id=d>in<script>s</script>side</div>after</body></html>")
-    assert visible_text(tree.get_element_by_id("d")) == "in side after"
-    assert visible_text(tree.getroottree()) == "in side after"
+def test_text_after_a_stray_end_of_document_is_read_as_a_browser_does():
+    reading = read_markup("<html><body><p>头部</p></body></html>\n<div>正文<a href='/a'>链接</a></div></html>")
+    assert reading.text == "头部 正文 链接" and [link.value for link in reading.links] == ["/a"]
 
 
 def test_visible_text_on_real_pages_matches_the_definition(samples):
@@ -102,8 +129,10 @@ def test_visible_text_on_real_pages_matches_the_definition(samples):
             html = raw.decode("utf-8")
         except UnicodeDecodeError:
             html = raw.decode("gb18030")
-        tree = _tree(html)
-        assert visible_text(tree) == _reference_text(tree), path.name
+        assert read_markup(html).text == _reference_text(html), path.name
+        base = "http://a.gov.cn/d/p.html"
+        assert [(lk.url, lk.text, lk.hidden) for lk in extract_links(read_markup(html), base)] == \
+            _reference_links(html, base), path.name
 
 
 _TAGS = ["div", "p", "span", "a", "b", *_INVISIBLE, "table", "td", "svg", "img", "textarea", "pre"]
@@ -137,30 +166,30 @@ def _html(draw, depth=0):
 @given(_html())
 def test_hot_paths_match_their_references_on_generated_markup(body):
     html = f"<html><head><title>t</title></head><body>{body}</body></html>"
-    tree = _tree(html)
-    assert visible_text(tree) == _reference_text(tree)
-    links = extract_links(tree, "http://a.gov.cn/d/p.html")
-    assert [(lk.url, lk.text, lk.hidden) for lk in links] == _reference_links(tree, "http://a.gov.cn/d/p.html")
+    reading = _reading(html)
+    assert reading.text == _reference_text(html)
+    links = extract_links(reading, "http://a.gov.cn/d/p.html")
+    assert [(lk.url, lk.text, lk.hidden) for lk in links] == _reference_links(html, "http://a.gov.cn/d/p.html")
 
 
 # --- links -----------------------------------------------------------------------------------------
 
 def test_anchor_text_with_and_without_child_elements():
-    tree = _tree("""<body><a href="/1">  纯 文字 </a><a href="/2">前<b>粗</b>后</a><a href="/3">a<!--c-->b</a>
+    reading = _reading("""<body><a href="/1">  纯 文字 </a><a href="/2">前<b>粗</b>后</a><a href="/3">a<!--c-->b</a>
         <a href="/4"></a><a href="/5" title="标题"><img src="/i.png" alt="图"></a><a href="/6" title="">空标题</a></body>""")
-    got = [(lk.url.rsplit("/", 1)[1], lk.text, lk.element) for lk in extract_links(tree, "http://a.gov.cn/")]
+    got = [(lk.url.rsplit("/", 1)[1], lk.text, lk.element) for lk in extract_links(reading, "http://a.gov.cn/")]
     assert got == [("1", "纯 文字", Element.A), ("2", "前粗后", Element.A), ("3", "ab", Element.A),
                    ("4", "", Element.A), ("5", "标题", Element.A), ("i.png", "图", Element.IMG),
                    ("6", "空标题", Element.A)]
 
 
 def test_hidden_flag_from_style_values_however_written():
-    tree = _tree("""<body><div style="&#100;isplay: NONE"><p><a href="/e">实体</a></p></div>
+    reading = _reading("""<body><div style="&#100;isplay: NONE"><p><a href="/e">实体</a></p></div>
         <a href="/v" style="visibility :hidden">自身</a><div style="display:block"><a href="/s">显示</a></div>
         <div style="display:\tnone"><a href="/t">制表符</a></div></body>""")
     # CSS allows any whitespace around the colon: a tab hides as a space does (the crawler's flag
     # used to miss it while the words check saw it; crawler/extract.py's HIDING_STYLE is the one definition)
-    assert [(lk.url, lk.hidden) for lk in extract_links(tree, "http://a.gov.cn/")] == [
+    assert [(lk.url, lk.hidden) for lk in extract_links(reading, "http://a.gov.cn/")] == [
         ("http://a.gov.cn/e", True), ("http://a.gov.cn/v", True), ("http://a.gov.cn/s", False),
         ("http://a.gov.cn/t", True)]
 
@@ -177,22 +206,20 @@ def test_hiding_styles_flag_links_and_the_words_check_reports_the_flag(style, hi
 
 
 def test_no_style_attribute_no_hidden_links():
-    tree = _tree('<body><div class="display:none"><a href="/x">x</a></div></body>')
-    assert [lk.hidden for lk in extract_links(tree, "http://a.gov.cn/")] == [False]
+    reading = _reading('<body><div class="display:none"><a href="/x">x</a></div></body>')
+    assert [lk.hidden for lk in extract_links(reading, "http://a.gov.cn/")] == [False]
 
 
-def test_first_base_with_an_href_wins_and_fragments_search_their_whole_document():
-    tree = _tree('<html><head><base target="_blank"><base href="http://b.gov.cn/d/"><base href="http://c/">'
+def test_first_base_with_an_href_wins():
+    reading = _reading('<html><head><base target="_blank"><base href="http://b.gov.cn/d/"><base href="http://c/">'
                  '</head><body><a href="x">x</a></body></html>')
-    assert [lk.url for lk in extract_links(tree, "http://a.gov.cn/")] == ["http://b.gov.cn/d/x"]
-    fragment = lxml.html.fromstring('<div><p><a href="/in">in</a></p></div>').find("p")
-    assert [lk.url for lk in extract_links(fragment, "http://a.gov.cn/")] == ["http://a.gov.cn/in"]
+    assert [lk.url for lk in extract_links(reading, "http://a.gov.cn/")] == ["http://b.gov.cn/d/x"]
 
 
 def test_elements_without_their_link_attribute_are_skipped():
-    tree = _tree('<body><a name="top">锚</a><img alt="无源"><script>var a</script><a href="  ">空</a>'
+    reading = _reading('<body><a name="top">锚</a><img alt="无源"><script>var a</script><a href="  ">空</a>'
                  '<img src="/i.png"></body>')
-    assert [(lk.url, lk.element) for lk in extract_links(tree, "http://a.gov.cn/")] == [
+    assert [(lk.url, lk.element) for lk in extract_links(reading, "http://a.gov.cn/")] == [
         ("http://a.gov.cn/i.png", Element.IMG)]
 
 
@@ -237,7 +264,7 @@ def _read(body: str) -> Page:
      [("http://1/", "一"), ("http://a.gov.cn/rel", "相对"), ("http://n/", "嵌")]),
     ('<p style="display:none"><a href="javascript:x">j</a><a>无</a></p><a hidden href="http://3/">三</a>',
      [("http://3/", "三")]),
-    # character references can spell the style: lxml decodes attribute values
+    # character references can spell the style: the parser decodes attribute values
     ("<div style='&#100;isplay:none'><a href='http://spam.example/'>博彩</a></div>", [("http://spam.example/", "博彩")]),
     ('<input type="hidden" name="t"><style>.x{overflow:hidden}</style><a href="http://v/">v</a>', []),
 ])
@@ -251,4 +278,5 @@ def test_the_words_check_reads_the_crawlers_flag_and_never_parses():
                 links=[Link("http://spam.example/", "博彩", Element.A, hidden=True),
                        Link("http://v.example/", "v", Element.A)])
     assert _hidden_anchors(page) == [("http://spam.example/", "博彩")]
-    assert "tree" not in page.__dict__  # the crawler read the page; the check does not parse it again
+    assert "tree" not in page.__dict__ and "reading" not in page.__dict__  # the crawler read the page; the
+    # check does not parse it again
