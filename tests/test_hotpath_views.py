@@ -17,7 +17,7 @@ from sitecheck.crawler.classify import DEFAULT_SOFT404_PATTERNS, soft404_matcher
 from sitecheck.crawler.extract import extract_links
 from sitecheck.crawler.pageparse import PageRules, read_page
 from sitecheck.crawler.pagination import pagination_urls
-from sitecheck.htmltext import HIDING_STYLE, read_markup
+from sitecheck.htmltext import HIDING_STYLE, parse_document, read_markup
 from sitecheck.model import Element, Link, Page
 
 _INVISIBLE = ("script", "style", "noscript", "template", "head", "title")
@@ -155,6 +155,19 @@ def test_reading_of_real_pages_in_this_repository_matches_the_definition():
 def test_reading_of_the_shared_sample_pages_matches_the_definition(samples):
     for path in sorted(samples.glob("*.html")):
         _check_against_references(path)
+
+
+def test_the_reading_and_the_checks_tree_see_the_same_anchors_on_real_pages():
+    # The crawl follows the links of the reading (lexbor); the structural checks read an lxml tree.
+    # Two parsers could disagree on broken markup: on real government pages they must not.
+    for path in _real_pages(None):
+        raw = path.read_bytes()
+        try:
+            html = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            html = raw.decode("gb18030")
+        in_tree = [href.strip() for a in parse_document(html).iter("a") if (href := a.get("href")) and href.strip()]
+        assert [link.value for link in read_markup(html).links if link.tag == "a"] == in_tree, path.name
 
 
 _TAGS = ["div", "p", "span", "a", "b", *_INVISIBLE, "table", "td", "svg", "img", "textarea", "pre"]
