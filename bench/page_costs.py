@@ -92,7 +92,7 @@ def main() -> None:
 
         def record(url, body):
             p, distinct = read[url]
-            fresh = page(url, body)  # the record process's copy: links and title, no tree
+            fresh = page(url, body)  # the record process's copy: links and title, no reading
             fresh.links, fresh.title = p.links, p.title
             fresh.__dict__["visible_text"] = p.visible_text  # sent along with the page
             target = Target(url, TargetKind.PAGE, Reason.OK, status=200, final_url=url, latency_s=0.01,

@@ -21,7 +21,7 @@ def extract_links(reading: Reading, base_url: str) -> list[Link]:
         parts = urlsplit(base_url)
         origin = f"{parts.scheme}://{parts.netloc}"
         links: list[Link] = []
-        for raw in reading.links or ():
+        for raw in reading.links:
             value = raw.value
             if value.lower().startswith(_SKIP_SCHEMES) or (raw.tag == "link" and raw.rel in _SKIP_RELS):
                 continue

@@ -11,7 +11,7 @@ for XPath and CSS selectors; it is built only for those pages.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import html as lxml_html
 from selectolax.lexbor import LexborHTMLParser
@@ -81,7 +81,7 @@ class Reading:
     headings: str = ""  # the text of the <h1> and <h2> elements, at most 500 characters
     text: str = ""  # the visible text, whitespace folded
     base_href: str | None = None  # the first <base href>
-    links: list[RawLink] | None = None
+    links: list[RawLink] = field(default_factory=list)
 
 
 def read_markup(html: str) -> Reading:
@@ -89,7 +89,7 @@ def read_markup(html: str) -> Reading:
     try:
         return _read(LexborHTMLParser(html))
     except Exception:  # noqa: BLE001 - hostile markup must not stop the crawl
-        return Reading(links=[])
+        return Reading()
 
 
 def _read(doc: LexborHTMLParser) -> Reading:

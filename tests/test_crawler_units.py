@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from sitecheck.crawler.classify import DEFAULT_SOFT404_PATTERNS, is_soft404, reason_for_status, soft404_matcher
 from sitecheck.crawler.extract import extract_links
-from sitecheck.htmltext import read_markup
 from sitecheck.crawler.pagination import MAX_PAGES, pagination_urls
 from sitecheck.crawler.urls import TrapGuard, kind_of, normalize
+from sitecheck.htmltext import read_markup
 from sitecheck.model import Element, Reason, TargetKind
 
 SESSION = frozenset({"sid", "jsessionid"})
@@ -74,7 +74,7 @@ def test_pagination_never_raises(text, base):
     assert all(u.startswith(("http://", "https://")) for u in urls)
 
 
-def _tree(html: str):
+def _reading(html: str):
     return read_markup(html)
 
 
@@ -84,7 +84,7 @@ def test_extract_links_elements_text_hidden_and_base():
     <a href="x.html" title="标题">文字</a><a href="javascript:void(0)">js</a><a href="#top">top</a>
     <img src="p.png" alt="图片"><iframe src="/frame.html"></iframe><script src="/app.js"></script>
     <div style="DISPLAY: none"><a href="http://spam.example/">娱乐城</a></div></body></html>"""
-    links = extract_links(_tree(html), "http://a/")
+    links = extract_links(_reading(html), "http://a/")
     got = [(lk.url, lk.text, lk.element, lk.hidden) for lk in links]
     assert got == [
         ("http://b/dir/s.css", "", Element.LINK, False),
@@ -98,7 +98,7 @@ def test_extract_links_elements_text_hidden_and_base():
 
 def test_extract_links_on_govcn_homepage(samples):
     html = (samples / "homepage_govcn_20230927.html").read_text(encoding="utf-8")
-    links = extract_links(_tree(html), "https://www.gov.cn/")
+    links = extract_links(_reading(html), "https://www.gov.cn/")
     content = {lk.url for lk in links if "/content_" in lk.url and lk.url.startswith("https://www.gov.cn/")}
     assert len(content) == 45
     assert any("bszs.conac.cn/sitename?method=show&id=081D1D6883441A53E053012819AC0DAA" in lk.url for lk in links)
@@ -106,7 +106,7 @@ def test_extract_links_on_govcn_homepage(samples):
 
 def test_extract_links_is_bounded():
     html = "<html><body>" + "".join(f'<a href="/p{i}">x</a>' for i in range(30000)) + "</body></html>"
-    assert len(extract_links(_tree(html), "http://a/")) == 20000
+    assert len(extract_links(_reading(html), "http://a/")) == 20000
 
 
 def test_reason_for_status():

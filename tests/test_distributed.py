@@ -16,9 +16,9 @@ from datetime import date
 
 import pytest
 
+from sitecheck.config.inventory import find_site
 from sitecheck.distributed.crawl import crawl_night
 from sitecheck.distributed.dispatch import Sweeper, dispatch, night_of
-from sitecheck.config.inventory import find_site
 from sitecheck.store import Store
 from tests.servers.farm import Farm, farm_sites
 

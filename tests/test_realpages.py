@@ -23,7 +23,6 @@ from sitecheck.checks.marks import MarksCheck
 from sitecheck.checks.words import WordsCheck
 from sitecheck.config import load_site
 from sitecheck.crawler.decode import decode_page
-from sitecheck.htmltext import read_markup
 from sitecheck.crawler.pagination import pagination_urls
 from sitecheck.crawler.urls import kind_of
 from sitecheck.model import Element, Fact, Severity, TargetKind
@@ -206,7 +205,7 @@ FACTS = {
 def test_title_links_and_marks(real_page, key):
     _site, page = real_page(key)
     title, n_links, n_anchors, code, icp, beian, jiucuo = FACTS[key]
-    assert read_markup(page.html).title == title
+    assert page.reading.title == title
     assert (len(page.links), sum(1 for lk in page.links if lk.element is Element.A)) == (n_links, n_anchors)
     text = marks.footer_text(page.html)
     assert (marks.site_code(text), marks.icp(text), marks.beian_label(text)) == (code, icp, beian)
@@ -258,7 +257,7 @@ def test_stray_html_end_tag_does_not_hide_the_rest_of_the_page(real_page):
 def test_full_width_space_kept_and_second_title_ignored():
     page = crawled("http://a.gov.cn/x.html", "<html><head><title> 通知\u3000公告\n  列表 </title></head>"
                    "<body><svg><title>图标</title></svg><title>正文里的标题</title></body></html>", "h")
-    assert read_markup(page.html).title == "通知\u3000公告 列表"
+    assert page.reading.title == "通知\u3000公告 列表"
 
 
 def test_empty_meta_content_counts_as_missing(real_page):
