@@ -2,7 +2,7 @@
 
 Two parsers, each for what it does best.  Every page is read once by lexbor (selectolax), a parser
 of the WHATWG HTML standard as browsers implement it: its title, headings, visible text and links
-(`read_markup`).  That is all the crawl and most checks need, at about a third of the CPU of lxml
+(`read_markup`).  That is all the crawl and most checks need, at about half the CPU of lxml
 doing the same (docs/performance.md).  The few checks that look at a page's structure (column
 lists, message boards, forms, the platform's list service) ask for an lxml tree (`parse_document`)
 for XPath and CSS selectors; it is built only for those pages.
