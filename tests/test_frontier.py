@@ -46,7 +46,7 @@ def _spider_request(spider, url: str, method: str, **fetch) -> scrapy.Request:
 
 def _disk_only(crawler, path) -> CompactFifoDiskQueue:
     queue = CompactFifoDiskQueue(crawler, str(path))
-    queue.MEMORY_REQUESTS = 0  # every request takes the disk form
+    queue.MEMORY_REQUESTS = queue.COMPACT_REQUESTS = 0  # every request takes the disk form
     return queue
 
 
@@ -105,10 +105,10 @@ def test_a_short_frontier_stays_in_memory_and_touches_no_disk(tmp_path):
     assert not (tmp_path / "q").exists()
 
 
-def test_beyond_the_memory_part_requests_spill_to_disk_in_order(tmp_path):
+def test_beyond_the_memory_parts_requests_spill_to_disk_in_order(tmp_path):
     crawler = _Crawler()
     queue = CompactFifoDiskQueue(crawler, str(tmp_path / "q"))
-    queue.MEMORY_REQUESTS = 3
+    queue.MEMORY_REQUESTS, queue.COMPACT_REQUESTS = 3, 2
     urls = []
     popped = []
     n = 0
@@ -127,3 +127,31 @@ def test_beyond_the_memory_part_requests_spill_to_disk_in_order(tmp_path):
     assert popped == urls
     queue.close()
     assert not (tmp_path / "q").exists()  # drained: its files and directory are gone
+
+
+def test_the_compact_part_gives_back_the_same_requests_without_touching_disk(tmp_path):
+    """Beyond MEMORY_REQUESTS, requests wait as plain values in memory: they come back equal (URL,
+    method, priority, callbacks, the spider's Fetch), in order, and no file is written."""
+    crawler = _Crawler()
+    queue = CompactFifoDiskQueue(crawler, str(tmp_path / "q"))
+    queue.MEMORY_REQUESTS = 1
+    pushed = [_spider_request(crawler.spider, url, "GET", depth=2,
+                              sent=Sent(safe_url_string(url), "GET", 1, ("http://127.0.0.1:8080/old",)))
+              for url in URLS]
+    retry = pushed[3].replace(meta={**pushed[3].meta, "retry_times": 1}, headers={"X-Test": "1"})
+    pushed.append(retry)  # not the spider's own shape: kept in Scrapy's generic form
+    for request in pushed:
+        queue.push(request)
+    assert len(queue) == len(pushed) and not (tmp_path / "q").exists()
+    assert queue.peek() is pushed[0]
+    popped = [queue.pop() for _ in pushed]
+    assert queue.pop() is None and len(queue) == 0
+    assert popped[0] is pushed[0]
+    for before, after in zip(pushed[1:], popped[1:]):
+        assert after is not before
+        assert (after.url, after.method, after.priority) == (before.url, before.method, before.priority)
+        assert after.callback == crawler.spider.on_response and after.errback == crawler.spider.on_error
+        assert after.meta["sc"] == before.meta["sc"] and after.dont_filter
+    assert popped[-1].meta["retry_times"] == 1 and popped[-1].headers.get("X-Test") == b"1"
+    queue.close()
+    assert not (tmp_path / "q").exists()
