@@ -612,6 +612,20 @@ def test_words_many_terms_one_automaton(site):
     assert sorted(f.details["wrong"] for f in findings) == ["错词00001", "错词19999"]
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(["中华人民共合国", "人民共和国", "共合", "网络赌博平台", "网络", "赌博",
+                                 "截止目前", "截止", "目前", "正常内容", "，", " ", "a"]), max_size=12))
+def test_words_found_the_same_with_and_without_the_any_term_regex(site, parts):
+    """The regex that lets clean pages skip the automaton never hides a hit."""
+    text = "<p>" + "".join(parts) + "</p>"
+    wrong = [{"wrong": "共合", "correct": "共和", "serious": False, "allow": ["人民共和国"]}]
+    fast, slow = make(WordsCheck, site, wrong=wrong), make(WordsCheck, site, wrong=wrong)
+    assert fast._any_term is not None
+    slow._any_term = None
+    findings = [run_check(check, [page("http://portal.test/a.html", text)], FakeRun(site))[0] for check in (fast, slow)]
+    assert [(f.code, f.details) for f in findings[0]] == [(f.code, f.details) for f in findings[1]]
+
+
 def test_words_shared_list_from_the_config_folder(tmp_path):
     (tmp_path / "sites").mkdir()
     (tmp_path / "words").mkdir()
