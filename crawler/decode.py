@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import re
 
+from scrapy.http import TextResponse
 from w3lib.encoding import html_body_declared_encoding, resolve_encoding
 
 _UTF8 = frozenset({"utf-8", "utf8"})
@@ -56,6 +57,16 @@ def decode_page(body: bytes, scrapy_encoding: str, scrapy_text) -> tuple[str, st
         if text is not None:
             return text, "gb18030", f"mismatch: served as {scrapy_encoding}, the page is gb18030"
     return scrapy_text(), scrapy_encoding, f"invalid: bytes that are not valid {scrapy_encoding}"
+
+
+def decode_body(body: bytes, url: str, content_type: bytes | None) -> tuple[str, str, str]:
+    """`decode_page` for a body received elsewhere: Scrapy's own reading of the declared encoding
+    (Content-Type header, BOM, <meta>, then a guess), from the bytes and the header alone.
+
+    The crawl lends pages to the record process undecoded (crawler/targets.py); it decodes them
+    here, with the same rules as a page decoded where it was fetched."""
+    response = TextResponse(url, body=body, headers={b"Content-Type": content_type} if content_type else None)
+    return decode_page(body, response.encoding, lambda: response.text)
 
 
 def _superset(encoding: str) -> str:

@@ -337,23 +337,30 @@ class SiteSpider(scrapy.Spider):
             return
         self._finish(fetch, target, extra)
 
-    def _parse_page(self, response, fetch: Fetch, target: Target, extra: dict) -> None:
-        try:
-            html, encoding, problem = decode_page(response.body, response.encoding, lambda: response.text)
-        except Exception:  # noqa: BLE001 - undecodable bytes: treat as an empty page, say so
-            html, encoding, problem = "", response.encoding, "invalid: the body could not be decoded"
-        page = Page(url=fetch.url, html=html, host_key=fetch.host_key, site=self.site.key,
+    def _page(self, response, fetch: Fetch, target: Target, extra: dict, html: str, encoding: str,
+              problem: str) -> Page:
+        return Page(url=fetch.url, html=html, host_key=fetch.host_key, site=self.site.key,
                     final_url=response.url, status=response.status, depth=fetch.depth,
                     is_homepage=fetch.is_homepage, encoding=encoding, decode_problem=problem,
                     content_type=target.content_type, latency_s=target.latency_s or 0.0,
                     size=target.size or 0, fetched_at=extra["fetched_at"],
                     body=response.body if not problem else None)
-        extra["encoding"] = encoding
+
+    def _parse_page(self, response, fetch: Fetch, target: Target, extra: dict) -> None:
         board = self.boards.board_of(fetch.host_key, fetch.url, response.url)
         if board is None and self.lender is not None and self.lender.has_spare_time():
-            # The record process reads this page (same function) and sends its links back.
-            self.lender.read_for_us(page, response.url, target, extra, context=fetch)
+            # The record process decodes and reads this page (the same functions) and sends its
+            # links back: lent undecoded, with the header its encoding is read from (crawler/decode.py).
+            page = self._page(response, fetch, target, extra, "", "", "")
+            self.lender.read_for_us(page, response.url, target, extra, context=fetch,
+                                    content_type=response.headers.get(b"Content-Type"))
             return
+        try:
+            html, encoding, problem = decode_page(response.body, response.encoding, lambda: response.text)
+        except Exception:  # noqa: BLE001 - undecodable bytes: treat as an empty page, say so
+            html, encoding, problem = "", response.encoding, "invalid: the body could not be decoded"
+        page = self._page(response, fetch, target, extra, html, encoding, problem)
+        extra["encoding"] = encoding
         distinct = read_page(page, response.url, self.rules)
         extra["title"] = page.title
         if distinct is None:

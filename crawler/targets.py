@@ -32,11 +32,12 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import deque
 from typing import Any, Callable
 
 from sitecheck.model import ELEMENT_BY_VALUE, ELEMENT_VALUE, Element, Link, Page, Reason, Target, TargetKind
 
-from .decode import strict_decode
+from .decode import decode_body, strict_decode
 
 log = logging.getLogger("sitecheck.targets")
 
@@ -48,27 +49,45 @@ _PAGE_FIELDS = ("url", "html", "host_key", "site", "final_url", "status", "depth
 # Messages carry tuples of plain values, not our dataclasses: pickling 50 Link objects costs
 # ~180 µs a page, their tuples ~10 µs (measured on the benchmark site's pages).
 
-def page_state(page: Page) -> dict[str, Any]:
-    """What a Page is made of, plus views the crawler already computed (not the lxml tree)."""
+def page_state(page: Page, content_type: bytes | None = None) -> dict[str, Any]:
+    """What a Page is made of, plus views the crawler already computed (not the lxml tree).
+
+    A page lent undecoded (no encoding yet) travels as its bytes and its Content-Type header."""
     state = {name: getattr(page, name) for name in _PAGE_FIELDS}
     if page.body is not None and not page.decode_problem:
         state["html"] = page.body  # decoded on arrival with the same strict codec (crawler/decode.py)
+    if not page.encoding:
+        state["content_type_header"] = content_type
     state["links"] = [(link.url, link.text, ELEMENT_VALUE[link.element], link.hidden) for link in page.links]
     if "visible_text" in page.__dict__:  # computed for the soft-404 test: do not compute it twice
         state["visible_text"] = page.__dict__["visible_text"]
+    if "reading" in page.__dict__:  # the page was read here: the checks' meta tags come from that reading
+        state["meta"] = page.__dict__["reading"].meta
     return state
 
 
 def page_from_state(state: dict[str, Any]) -> Page:
-    visible = state.pop("visible_text", None)
-    if isinstance(state["html"], bytes):
+    visible, meta = state.pop("visible_text", None), state.pop("meta", None)
+    if not state["encoding"]:  # lent undecoded: decoded here by the rules the crawl uses
+        state["html"], state["encoding"], state["decode_problem"] = _decode_lent(
+            state["html"], state["final_url"], state.pop("content_type_header", None))
+    elif isinstance(state["html"], bytes):
         state["html"] = strict_decode(state["html"], state["encoding"])
     state["links"] = [Link(url, text, ELEMENT_BY_VALUE[element], hidden)
                       for url, text, element, hidden in state["links"]]
     page = Page(**state)
     if visible is not None:
         page.__dict__["visible_text"] = visible  # functools.cached_property reads the instance dict
+    if meta is not None:
+        page.__dict__["meta"] = meta
     return page
+
+
+def _decode_lent(body: bytes, url: str, content_type: bytes | None) -> tuple[str, str, str]:
+    try:
+        return decode_body(body, url, content_type)
+    except Exception:  # noqa: BLE001 - undecodable bytes: an empty page, said so (as SiteSpider._parse_page)
+        return "", "utf-8", "invalid: the body could not be decoded"
 
 
 def target_state(t: Target) -> tuple:
@@ -140,6 +159,11 @@ class RemoteRecorder:
         # arrive: the reactor runs _page_read only when the main process's busy loop gets to it,
         # and counting there made the record process look busier than it was.
         self._replies = 0
+        # Answers read by the reader thread, run in the reactor thread by one call for all that
+        # arrived meanwhile: a call from a thread wakes the busy reactor through its self-pipe,
+        # once a batch instead of once a page.
+        self._answers: deque[tuple[int, Any]] = deque()
+        self._answers_due = False
         self._handlers: dict[str, Callable] = {}
         self._outbox: list[bytes] = []  # framed messages not yet written (see _send)
         self._flush_due = False
@@ -208,16 +232,25 @@ class RemoteRecorder:
     def has_spare_time(self) -> bool:
         return not self.lost and self._token - self._replies < self.PAGES_LENT
 
-    def read_for_us(self, page: Page, base_url: str, target: Target, extra: dict, context) -> None:
+    def read_for_us(self, page: Page, base_url: str, target: Target, extra: dict, context,
+                    content_type: bytes | None = None) -> None:
         """Lend a fetched page: the record process reads it, records it and sends its links back.
 
-        `context` (the spider's Fetch) comes back with target, extra and the links to on_page_read.
+        A page not decoded yet (empty `encoding`) is decoded there, from its bytes and
+        `content_type` (the response's header).  `context` (the spider's Fetch) comes back with
+        target, extra and the links to on_page_read.
         """
         self._token += 1
         self._lent[self._token] = (context, target, extra)
         self.targets += 1
         self.pages += 1
-        self._send(("read", self._token, base_url, target_state(target), extra, page_state(page)))
+        self._send(("read", self._token, base_url, target_state(target), extra, page_state(page, content_type)))
+
+    def _answered(self) -> None:  # in the reactor thread
+        self._answers_due = False  # first: an answer read from now on schedules another call
+        answers = self._answers
+        while answers:
+            self._page_read(*answers.popleft())
 
     def _page_read(self, token: int, links) -> None:  # in the reactor thread
         lent = self._lent.pop(token, None)
@@ -278,7 +311,10 @@ class RemoteRecorder:
                 self.finding_count = message[1]
             elif kind == "read":
                 self._replies += 1  # only this thread writes it
-                self._in_reactor(self._page_read, message[1], message[2])
+                self._answers.append((message[1], message[2]))
+                if not self._answers_due:
+                    self._answers_due = True
+                    self._in_reactor(self._answered)
             elif kind == "summary":
                 self.summary = message[1]
         if self.summary is None:
@@ -370,6 +406,7 @@ def serve(site, recorder, inbox, out) -> None:
         elif kind == "read":
             _, token, base_url, tstate, extra, state = message
             target, page = target_from_state(tstate), page_from_state(state)
+            extra["encoding"] = page.encoding  # found here when the page was lent undecoded
             distinct = read_page(page, base_url, rules)
             extra["title"] = page.title
             # The links go back before the checks run: the crawl follows them meanwhile.

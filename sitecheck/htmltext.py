@@ -82,6 +82,9 @@ class Reading:
     text: str = ""  # the visible text, whitespace folded
     base_href: str | None = None  # the first <base href>
     links: list[RawLink] = field(default_factory=list)
+    # <meta name content> wherever the parser puts it (never from comments or scripts): names as
+    # written, the first of a name wins, content stripped
+    meta: dict[str, str] = field(default_factory=dict)
 
 
 def read_markup(html: str) -> Reading:
@@ -100,10 +103,16 @@ def _read(doc: LexborHTMLParser) -> Reading:
     base_href = next((href.strip() for base in doc.tags("base") if (href := base.attrs.get("href")) is not None),
                      None)
     links = _links(doc)
-    doc.strip_tags(_INVISIBLE_TAGS)  # last: the links and the title are read from the whole document
+    meta: dict[str, str] = {}
+    for tag in doc.tags("meta"):
+        attrs = tag.attributes
+        name, content = attrs.get("name"), attrs.get("content")
+        if name and content is not None and name not in meta:
+            meta[name] = content.strip()
+    doc.strip_tags(_INVISIBLE_TAGS)  # last: the links, the title and the meta tags are read from the whole document
     root = doc.root
     text = " ".join(root.text(deep=True, separator=" ").split()) if root is not None else ""
-    return Reading(title, headings, text, base_href, links)
+    return Reading(title, headings, text, base_href, links, meta)
 
 
 def _links(doc: LexborHTMLParser) -> list[RawLink]:
@@ -132,7 +141,8 @@ def _links(doc: LexborHTMLParser) -> list[RawLink]:
 
 def _hidden_anchors(doc: LexborHTMLParser) -> set | None:
     """The <a href> elements inside (or being) an element its style or its `hidden` attribute hides."""
-    roots = doc.css("[hidden]") + [el for el in doc.css("[style]") if style_hides(el.attrs.get("style"))]
+    roots = [el for el in doc.css("[hidden],[style]")  # one pass over the tree for both
+             if "hidden" in (attrs := el.attributes) or style_hides(attrs.get("style"))]
     if not roots:
         return None
     return {a for el in roots for a in el.css("a[href]")}  # lexbor's css() matches the element itself too

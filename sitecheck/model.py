@@ -8,7 +8,6 @@ the network, so checks and their tests can build these objects by hand.
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -144,16 +143,6 @@ class Target:
         return any(r.on_homepage for r in self.referrers)
 
 
-_META_RE = re.compile(
-    r"<meta\s+[^>]*?name\s*=\s*[\"']?([A-Za-z_:.-]+)[\"']?[^>]*?content\s*=\s*[\"']([^\"']*)[\"']",
-    re.I,
-)
-_META_RE_REV = re.compile(
-    r"<meta\s+[^>]*?content\s*=\s*[\"']([^\"']*)[\"'][^>]*?name\s*=\s*[\"']?([A-Za-z_:.-]+)[\"']?",
-    re.I,
-)
-
-
 @dataclass
 class Page:
     """A crawled HTML page on a configured host, decoded, with its links.
@@ -203,14 +192,8 @@ class Page:
 
     @cached_property
     def meta(self) -> dict[str, str]:
-        """<meta name=... content=...> tags, names as written (SiteIDCode, PubDate ...)."""
-        found: dict[str, str] = {}
-        head = self.html[:200_000]
-        for name, content in _META_RE.findall(head):
-            found.setdefault(name, content.strip())
-        for content, name in _META_RE_REV.findall(head):
-            found.setdefault(name, content.strip())
-        return found
+        """<meta name=... content=...> tags, names as written (SiteIDCode, PubDate ...): from `reading`."""
+        return self.reading.meta
 
     @cached_property
     def visible_text(self) -> str:

@@ -50,6 +50,17 @@ def _reference_text(html: str) -> str:
     return re.sub(r"\s+", " ", " ".join(parts)).strip()
 
 
+def _reference_meta(html: str) -> dict[str, str]:
+    """The meta tags as a walk of every element: <meta> with a name and a content, the first of a name."""
+    meta: dict[str, str] = {}
+    for node in LexborHTMLParser(html).root.traverse():
+        if node.is_element_node and node.tag == "meta":
+            name, content = node.attrs.get("name"), node.attrs.get("content")
+            if name and content is not None:
+                meta.setdefault(name, content.strip())
+    return meta
+
+
 def _reference_links(html: str, base_url: str) -> list[tuple]:
     """The links as a walk of every element, with each anchor's ancestors looked up one by one."""
     doc = LexborHTMLParser(html)
@@ -144,6 +155,7 @@ def _check_against_references(path: Path) -> None:
     base = "http://a.gov.cn/d/p.html"
     links = [(lk.url, lk.text, lk.hidden) for lk in extract_links(reading, base)]
     assert links == _reference_links(html, base), path.name
+    assert reading.meta == _reference_meta(html), path.name
     assert len(links) > 10 and len(reading.text) > 200, path.name  # a real page, read whole
 
 
@@ -170,7 +182,7 @@ def test_the_reading_and_the_checks_tree_see_the_same_anchors_on_real_pages():
         assert [link.value for link in read_markup(html).links if link.tag == "a"] == in_tree, path.name
 
 
-_TAGS = ["div", "p", "span", "a", "b", *_INVISIBLE, "table", "td", "svg", "img", "textarea", "pre"]
+_TAGS = ["div", "p", "span", "a", "b", *_INVISIBLE, "table", "td", "svg", "img", "textarea", "pre", "meta"]
 _WORDS = ["文字", "text", " ", "\n\t", "&amp;", "&nbsp;", "\u3000", "x y", "<!--c-->", "<?pi x?>",
           "createPageHTML(3,0,'index','html')", "pageControl(2, 1, \"list\", \"shtml\")"]
 
@@ -189,6 +201,9 @@ def _html(draw, depth=0):
                                            ' href="#t"', ' href="/t" title="标题"']))
         if tag == "img":
             attrs += draw(st.sampled_from([' src="/i.png" alt="图"', ' src="i.png"', ""]))
+        if tag == "meta":
+            attrs += draw(st.sampled_from([' name="PubDate" content="2026-12-07"', ' content=" 甲 " name="SiteName"',
+                                           ' name="SiteName" content="乙"', ' name="" content="x"', ' name="x"', ""]))
         attrs += draw(st.sampled_from(["", "", "", ' style="display:none"', ' style="VISIBILITY : Hidden"',
                                        ' style="display:\tnone"', ' style="color:red"', " hidden",
                                        ' hidden style="color:red"']))
@@ -205,6 +220,7 @@ def test_hot_paths_match_their_references_on_generated_markup(body):
     assert reading.text == _reference_text(html)
     links = extract_links(reading, "http://a.gov.cn/d/p.html")
     assert [(lk.url, lk.text, lk.hidden) for lk in links] == _reference_links(html, "http://a.gov.cn/d/p.html")
+    assert reading.meta == _reference_meta(html)
 
 
 # --- links -----------------------------------------------------------------------------------------
@@ -243,6 +259,24 @@ def test_hiding_styles_flag_links_and_the_words_check_reports_the_flag(style, hi
 def test_no_style_attribute_no_hidden_links():
     reading = _reading('<body><div class="display:none"><a href="/x">x</a></div></body>')
     assert [lk.hidden for lk in extract_links(reading, "http://a.gov.cn/")] == [False]
+
+
+def test_meta_tags_as_a_browser_reads_them():
+    """Names as written, the first of a name wins, content stripped; quotes optional; a tag in the
+    body still counts; tags inside comments and scripts are not tags."""
+    html = ("<html><head><meta name=SiteIDCode content=6200000001>"
+            "<meta content=' 甘肃省工业和信息化厅 ' name='SiteName'>"
+            "<!-- <meta name='ColumnName' content='注释里的栏目'> -->"
+            "<script>document.write('<meta name=\"PubDate\" content=\"2020-01-01\">')</script>"
+            "<meta name='template,templategroup,version' content='6700,default,1.6'>"
+            "<meta http-equiv='Content-Type' content='text/html; charset=utf-8'>"
+            "<meta name='SiteName' content='第二个'></head>"
+            "<body><p>正文</p><meta name='ArticleTitle' content='正文里的标题'></body></html>")
+    assert _reading(html).meta == {"SiteIDCode": "6200000001", "SiteName": "甘肃省工业和信息化厅",
+                                   "template,templategroup,version": "6700,default,1.6",
+                                   "ArticleTitle": "正文里的标题"}
+    assert _reading(html).meta == _reference_meta(html)
+    assert Page(url="http://a.gov.cn/", html=html, host_key="h").meta["SiteIDCode"] == "6200000001"
 
 
 def test_first_base_with_an_href_wins():

@@ -22,7 +22,8 @@ def _page(body: bytes, encoding: str) -> Page:
 
 
 @pytest.mark.parametrize("body,encoding", [
-    ("<html><title>甘肃</title><body>工业和信息化厅</body></html>".encode("utf-8"), "utf-8"),
+    ('<html><head><meta name="SiteIDCode" content=" 6200000001 "><title>甘肃</title></head>'
+     '<body>工业和信息化厅</body></html>'.encode("utf-8"), "utf-8"),
     ("\ufeff<html><body>带 BOM</body></html>".encode("utf-8"), "utf-8"),
     ("<html><body>国标编码</body></html>".encode("gb18030"), "gb18030"),
     (b"<html><body>\xff\xfe broken \xe4\xb8</body></html>", "utf-8"),  # invalid: the text travels, not bytes
@@ -35,7 +36,38 @@ def test_page_round_trip(body, encoding):
     for name in ("url", "html", "host_key", "encoding", "decode_problem", "fetched_at", "links"):
         assert getattr(back, name) == getattr(page, name), name
     assert back.__dict__["visible_text"] == page.visible_text  # not recomputed
+    assert back.__dict__["meta"] == page.meta  # nor the meta tags
     assert back.tree is not None and back.body is None
+
+
+@pytest.mark.parametrize("body,content_type", [
+    ("<html><title>甘肃</title><body>工业和信息化厅</body></html>".encode("utf-8"), b"text/html; charset=utf-8"),
+    ("<html><body>国标编码：工信厅</body></html>".encode("gbk"), b"text/html; charset=GBK"),
+    # the header says UTF-8, the bytes are GBK and the <meta> says so: decoded by the <meta>, reported
+    ('<html><head><meta charset="gb2312"></head><body>国标编码：工信厅</body></html>'.encode("gbk"),
+     b"text/html; charset=utf-8"),
+    ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=gbk"></head>'
+     '<body>无头部字符集</body></html>'.encode("gbk"), b"text/html"),  # no charset in the header
+    ("\ufeff<html><body>带 BOM</body></html>".encode("utf-8"), None),  # no header at all
+    (b"<html><body>\xff\xfe broken \xe4\xb8</body></html>", b"text/html; charset=utf-8"),  # invalid bytes
+])
+def test_a_page_lent_undecoded_is_decoded_as_the_crawl_decodes_it(body, content_type):
+    """The crawl lends pages as their bytes and Content-Type header; the record process must find
+    the same text, encoding and problem as decoding the Scrapy response where it was fetched."""
+    from scrapy.http import HtmlResponse
+
+    url = "http://a.gov.cn/p.html"
+    response = HtmlResponse(url, body=body, headers={"Content-Type": content_type} if content_type else None)
+    expected = decode_page(body, response.encoding, lambda: response.text)
+    lent = Page(url=url, html="", host_key="p", encoding="", body=body,
+                fetched_at=datetime(2026, 12, 7, tzinfo=timezone.utc))
+    state = pickle.loads(pickle.dumps(page_state(lent, content_type)))
+    assert state["html"] == body  # the bytes travel, not a text decoded twice
+    back = page_from_state(state)
+    assert (back.html, back.encoding, back.decode_problem) == expected
+    assert "<body>" in back.html  # decoded, not left empty
+    assert back.decode_problem.startswith("mismatch") == (content_type == b"text/html; charset=utf-8"
+                                                          and b"gb2312" in body)
 
 
 def test_target_round_trip():
@@ -116,12 +148,16 @@ def test_lending_sees_answers_before_the_reactor_handles_them():
     import threading
     import time
     import types
+    from collections import deque
 
     from sitecheck.crawler.targets import RemoteRecorder, encode_message
 
     recorder = object.__new__(RemoteRecorder)  # its state, without starting a process
-    recorder.lost, recorder.summary, recorder._handlers = False, None, {}
-    recorder._lent = {token: ("context", "target", {}) for token in range(1, RemoteRecorder.PAGES_LENT + 1)}
+    recorder.lost, recorder.summary = False, None
+    handled = []
+    recorder._handlers = {"read": lambda context, target, extra, links: handled.append((context, links))}
+    recorder._answers, recorder._answers_due = deque(), False
+    recorder._lent = {token: (f"context {token}", "target", {}) for token in range(1, RemoteRecorder.PAGES_LENT + 1)}
     recorder._token, recorder._replies = RemoteRecorder.PAGES_LENT, 0
     assert not recorder.has_spare_time()
 
@@ -135,14 +171,28 @@ def test_lending_sees_answers_before_the_reactor_handles_them():
         for token in (1, 2):
             record_process.write(encode_message(("read", token, [("http://a.test/x", "a")])))
         deadline = time.monotonic() + 10
-        while len(queued) < 2 and time.monotonic() < deadline:
+        while len(recorder._answers) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
 
         assert recorder.has_spare_time()  # two answers are in, though no callback has run
         assert len(recorder._lent) == RemoteRecorder.PAGES_LENT  # the spider has not been told yet
-        assert [(f.__name__, args[0]) for f, args in queued] == [("_page_read", 1), ("_page_read", 2)]
+        # One call into the busy reactor for both answers, which it hands to the spider in order.
+        assert [f.__name__ for f, _args in queued] == ["_answered"]
         recorder._token += 2  # two more lent: the record process is full again
         assert not recorder.has_spare_time()
+        function, args = queued.pop()
+        function(*args)
+        assert handled == [("context 1", [("http://a.test/x", "", Element.A)]),
+                           ("context 2", [("http://a.test/x", "", Element.A)])]
+        assert len(recorder._lent) == RemoteRecorder.PAGES_LENT - 2
+        # An answer after that call asks for another one.
+        record_process.write(encode_message(("read", 3, None)))
+        deadline = time.monotonic() + 10
+        while not queued and time.monotonic() < deadline:
+            time.sleep(0.01)
+        function, args = queued.pop()
+        function(*args)
+        assert handled[-1] == ("context 3", None)
     reader.join(10)
 
 
