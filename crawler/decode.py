@@ -15,8 +15,8 @@ from __future__ import annotations
 import codecs
 import re
 
-from scrapy.http import TextResponse
-from w3lib.encoding import html_body_declared_encoding, resolve_encoding
+from w3lib.encoding import (html_body_declared_encoding, html_to_unicode, http_content_type_encoding, read_bom,
+                            resolve_encoding)
 
 _UTF8 = frozenset({"utf-8", "utf8"})
 # Labels whose pages are decoded as GB18030, their superset: editors write rare characters (人名用字 such as
@@ -60,11 +60,21 @@ def decode_page(body: bytes, scrapy_encoding: str, scrapy_text) -> tuple[str, st
 
 
 def decode_body(body: bytes, url: str, content_type: bytes | None) -> tuple[str, str, str]:
-    """`decode_page` for a body received elsewhere: Scrapy's own reading of the declared encoding
-    (Content-Type header, BOM, <meta>, then a guess), from the bytes and the header alone.
+    """`decode_page` for a body received elsewhere, with the encoding Scrapy's TextResponse would
+    give it: a BOM, else the Content-Type header's charset, else the <meta> charset, else Scrapy's
+    own guess.
 
     The crawl lends pages to the record process undecoded (crawler/targets.py); it decodes them
-    here, with the same rules as a page decoded where it was fetched."""
+    here.  The declared cases are read with the same w3lib functions TextResponse uses, without
+    building a response (its headers cost more than the reading); only a page that declares
+    nothing is handed to TextResponse for its guess.  tests/test_record_messages.py compares the
+    two on every case, so a Scrapy release that reads encodings otherwise fails it."""
+    declared = (read_bom(body)[0] or http_content_type_encoding((content_type or b"").decode("latin-1"))
+                or html_body_declared_encoding(body))
+    if declared:
+        return decode_page(body, declared, lambda: html_to_unicode(f"charset={declared}", body)[1])
+    from scrapy.http import TextResponse
+
     response = TextResponse(url, body=body, headers={b"Content-Type": content_type} if content_type else None)
     return decode_page(body, response.encoding, lambda: response.text)
 

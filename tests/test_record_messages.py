@@ -70,6 +70,47 @@ def test_a_page_lent_undecoded_is_decoded_as_the_crawl_decodes_it(body, content_
                                                           and b"gb2312" in body)
 
 
+_TEXTS = ["工业和信息化厅 通知公告", "plain ascii only", "Grüße aus Lanzhou"]
+_BODY_ENCODINGS = ["utf-8", "gbk", "latin-1"]
+_METAS = ["", '<meta charset="{}">', '<meta http-equiv="Content-Type" content="text/html; charset={}">']
+_LABELS = ["utf-8", "gb2312", "GBK", "iso-8859-1", "x-no-such-label"]
+_HEADERS = [None, b"text/html", b"text/html; charset=utf-8", b"text/html; charset=GBK", b"text/html;charset=x-bogus"]
+
+
+def _encoding_cases():
+    for text in _TEXTS:
+        for body_encoding in _BODY_ENCODINGS:
+            for meta in _METAS:
+                for label in (_LABELS if meta else [""]):
+                    for bom in (b"", b"\xef\xbb\xbf"):
+                        html = f"<html><head>{meta.format(label)}</head><body><p>{text}</p></body></html>"
+                        try:
+                            body = html.encode(body_encoding)
+                        except UnicodeEncodeError:
+                            continue
+                        for header in _HEADERS:
+                            yield bom + body, header
+
+
+def test_lent_pages_find_the_encoding_scrapys_text_response_finds():
+    """decode_body reads the declared encoding with w3lib, as TextResponse does, without building a
+    response: on every combination of BOM, header charset, <meta> charset (known, unknown) and the
+    bytes' real encoding it must give what decoding Scrapy's response gives.  A Scrapy release that
+    reads encodings otherwise fails here."""
+    from scrapy.http import TextResponse
+
+    from sitecheck.crawler.decode import decode_body
+
+    cases = 0
+    for body, header in _encoding_cases():
+        response = TextResponse("http://a.gov.cn/p.html", body=body,
+                                headers={"Content-Type": header} if header else None)
+        expected = decode_page(body, response.encoding, lambda r=response: r.text)
+        assert decode_body(body, "http://a.gov.cn/p.html", header) == expected, (body[:80], header)
+        cases += 1
+    assert cases > 400
+
+
 def test_target_round_trip():
     t = Target("http://a/x.pdf", TargetKind.ATTACHMENT, Reason.NOT_FOUND, status=404, final_url="http://a/y.pdf",
                redirects=["http://a/x.pdf"], latency_s=0.2, size=12, content_type="text/html", method="GET",
