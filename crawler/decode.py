@@ -60,23 +60,27 @@ def decode_page(body: bytes, scrapy_encoding: str, scrapy_text) -> tuple[str, st
 
 
 def decode_body(body: bytes, url: str, content_type: bytes | None) -> tuple[str, str, str]:
-    """`decode_page` for a body received elsewhere, with the encoding Scrapy's TextResponse would
-    give it: a BOM, else the Content-Type header's charset, else the <meta> charset, else Scrapy's
-    own guess.
+    """A fetched page's text: `decode_page` with the encoding Scrapy's TextResponse would give the
+    body (a BOM, else the Content-Type header's charset, else the <meta> charset, else Scrapy's own
+    guess).  Never raises: undecodable bytes give an empty page, said so in the problem.
 
-    The crawl lends pages to the record process undecoded (crawler/targets.py); it decodes them
-    here.  The declared cases are read with the same w3lib functions TextResponse uses, without
-    building a response (its headers cost more than the reading); only a page that declares
-    nothing is handed to TextResponse for its guess.  tests/test_record_messages.py compares the
-    two on every case, so a Scrapy release that reads encodings otherwise fails it."""
-    declared = (read_bom(body)[0] or http_content_type_encoding((content_type or b"").decode("latin-1"))
-                or html_body_declared_encoding(body))
-    if declared:
-        return decode_page(body, declared, lambda: html_to_unicode(f"charset={declared}", body)[1])
-    from scrapy.http import TextResponse
+    Both crawl processes decode with it: the main process the pages it reads, the record process
+    the pages lent to it undecoded (crawler/targets.py).  The declared cases are read with the same
+    w3lib functions TextResponse uses, without building a response (its headers cost more than the
+    reading); only a page that declares nothing is handed to TextResponse for its guess.
+    tests/test_record_messages.py compares the two on every case, so a Scrapy release that reads
+    encodings otherwise fails it."""
+    try:
+        declared = (read_bom(body)[0] or http_content_type_encoding((content_type or b"").decode("latin-1"))
+                    or html_body_declared_encoding(body))
+        if declared:
+            return decode_page(body, declared, lambda: html_to_unicode(f"charset={declared}", body)[1])
+        from scrapy.http import TextResponse
 
-    response = TextResponse(url, body=body, headers={b"Content-Type": content_type} if content_type else None)
-    return decode_page(body, response.encoding, lambda: response.text)
+        response = TextResponse(url, body=body, headers={b"Content-Type": content_type} if content_type else None)
+        return decode_page(body, response.encoding, lambda: response.text)
+    except Exception:  # noqa: BLE001 - hostile bytes must not stop the crawl
+        return "", "utf-8", "invalid: the body could not be decoded"
 
 
 def _superset(encoding: str) -> str:

@@ -28,7 +28,7 @@ from sitecheck.config import SiteConfig
 from sitecheck.model import Element, Page, Reason, Target, TargetKind
 
 from .boards import PRIORITY as BOARD_PRIORITY, BoardPages
-from .decode import decode_page
+from .decode import decode_body
 from .linkcheck import Checked, LinkChecker, landed_elsewhere, target_for
 from .pageparse import PageRules, occurrences, read_page
 from .policy import AsGet, Done, Follow, Got, Retry, Rules, Sent, next_step, resend, wants_body
@@ -350,15 +350,12 @@ class SiteSpider(scrapy.Spider):
         board = self.boards.board_of(fetch.host_key, fetch.url, response.url)
         if board is None and self.lender is not None and self.lender.has_spare_time():
             # The record process decodes and reads this page (the same functions) and sends its
-            # links back: lent undecoded, with the header its encoding is read from (crawler/decode.py).
+            # links back: lent undecoded, with the header its encoding is read from.
             page = self._page(response, fetch, target, extra, "", "", "")
             self.lender.read_for_us(page, response.url, target, extra, context=fetch,
                                     content_type=response.headers.get(b"Content-Type"))
             return
-        try:
-            html, encoding, problem = decode_page(response.body, response.encoding, lambda: response.text)
-        except Exception:  # noqa: BLE001 - undecodable bytes: treat as an empty page, say so
-            html, encoding, problem = "", response.encoding, "invalid: the body could not be decoded"
+        html, encoding, problem = decode_body(response.body, response.url, response.headers.get(b"Content-Type"))
         page = self._page(response, fetch, target, extra, html, encoding, problem)
         extra["encoding"] = encoding
         distinct = read_page(page, response.url, self.rules)

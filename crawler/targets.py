@@ -69,7 +69,7 @@ def page_state(page: Page, content_type: bytes | None = None) -> dict[str, Any]:
 def page_from_state(state: dict[str, Any]) -> Page:
     visible, meta = state.pop("visible_text", None), state.pop("meta", None)
     if not state["encoding"]:  # lent undecoded: decoded here by the rules the crawl uses
-        state["html"], state["encoding"], state["decode_problem"] = _decode_lent(
+        state["html"], state["encoding"], state["decode_problem"] = decode_body(
             state["html"], state["final_url"], state.pop("content_type_header", None))
     elif isinstance(state["html"], bytes):
         state["html"] = strict_decode(state["html"], state["encoding"])
@@ -81,13 +81,6 @@ def page_from_state(state: dict[str, Any]) -> Page:
     if meta is not None:
         page.__dict__["meta"] = meta
     return page
-
-
-def _decode_lent(body: bytes, url: str, content_type: bytes | None) -> tuple[str, str, str]:
-    try:
-        return decode_body(body, url, content_type)
-    except Exception:  # noqa: BLE001 - undecodable bytes: an empty page, said so (as SiteSpider._parse_page)
-        return "", "utf-8", "invalid: the body could not be decoded"
 
 
 def target_state(t: Target) -> tuple:

@@ -92,9 +92,9 @@ def _encoding_cases():
                             yield bom + body, header
 
 
-def test_lent_pages_find_the_encoding_scrapys_text_response_finds():
-    """decode_body reads the declared encoding with w3lib, as TextResponse does, without building a
-    response: on every combination of BOM, header charset, <meta> charset (known, unknown) and the
+def test_pages_find_the_encoding_scrapys_text_response_finds():
+    """decode_body (both crawl processes decode with it) reads the declared encoding with w3lib, as
+    TextResponse does, without building a response: on every combination of BOM, header charset, <meta> charset (known, unknown) and the
     bytes' real encoding it must give what decoding Scrapy's response gives.  A Scrapy release that
     reads encodings otherwise fails here."""
     from scrapy.http import TextResponse
@@ -109,6 +109,16 @@ def test_lent_pages_find_the_encoding_scrapys_text_response_finds():
         assert decode_body(body, "http://a.gov.cn/p.html", header) == expected, (body[:80], header)
         cases += 1
     assert cases > 400
+
+
+def test_decoding_never_raises():
+    """Whatever goes wrong decoding a page gives an empty page that says so, not a stopped crawl.
+    A server can name a codec that is no text encoding at all: w3lib resolves it, and decoding with
+    it raises zlib's own error."""
+    from sitecheck.crawler.decode import decode_body
+
+    assert decode_body(b"<p>x</p>", "http://a.gov.cn/", b"text/html; charset=zlib") == (
+        "", "utf-8", "invalid: the body could not be decoded")
 
 
 def test_target_round_trip():
